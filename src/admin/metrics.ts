@@ -1,0 +1,52 @@
+// Prometheus metrics, read from the live counters at scrape time (nothing on the hot path).
+import { Registry, Gauge, Counter, collectDefaultMetrics } from 'prom-client'
+import type { EnvManager } from '../lifecycle/manager.js'
+import type { Gateway } from '../proxy/gateway.js'
+import type { Store } from '../stores/store.js'
+
+export function createMetrics (manager: EnvManager, gateway: Gateway, store: Store): Registry {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: 'wakegate_process_' })
+
+  new Gauge({
+    name: 'wakegate_envs', help: 'Environments by app and state', labelNames: ['app', 'state'], registers: [registry],
+    collect () {
+      this.reset()
+      for (const env of manager.envs.values()) this.inc({ app: env.app.config.name, state: env.state })
+    }
+  })
+  new Gauge({
+    name: 'wakegate_inflight_requests', help: 'Proxied requests in flight', registers: [registry],
+    collect () { let n = 0; for (const e of manager.active) n += e.inflight; this.set(n) }
+  })
+  new Gauge({
+    name: 'wakegate_open_streams', help: 'Open WebSocket tunnels', registers: [registry],
+    collect () { this.set(gateway.upgrades.tunnels.size) }
+  })
+  new Gauge({
+    name: 'wakegate_held_requests', help: 'Requests held while their env wakes', registers: [registry],
+    collect () { let n = 0; for (const e of manager.active) n += e.held; this.set(n) }
+  })
+  new Gauge({
+    name: 'wakegate_store_up', help: '1 when the store is reachable', labelNames: ['kind'], registers: [registry],
+    collect () { this.set({ kind: store.kind }, store.healthy() ? 1 : 0) }
+  })
+  new Gauge({
+    name: 'wakegate_typical_wake_seconds', help: 'Recent typical wake time per app', labelNames: ['app'], registers: [registry],
+    collect () { for (const [name, app] of manager.apps) this.set({ app: name }, app.typicalWake / 1000) }
+  })
+  const counter = (name: string, help: string, read: () => number) => new Counter({
+    name, help, registers: [registry],
+    collect () { this.reset(); this.inc(read()) }
+  })
+  counter('wakegate_requests_total', 'Requests received on the public listener', () => gateway.counters.requests)
+  counter('wakegate_proxied_total', 'Requests forwarded to an upstream', () => gateway.counters.proxied)
+  counter('wakegate_cold_requests_total', 'Requests that found their env not running', () => gateway.counters.cold)
+  counter('wakegate_rejected_total', 'Requests answered 404/503 without reaching an env', () => gateway.counters.rejected)
+  counter('wakegate_upstream_errors_total', 'Upstream connection failures', () => gateway.counters.upstreamErrors)
+  counter('wakegate_retries_total', 'Requests retried after passive health re-woke their env', () => gateway.counters.retries)
+  counter('wakegate_task_starts_total', 'Tasks started', () => manager.counters.starts)
+  counter('wakegate_task_stops_total', 'Tasks stopped', () => manager.counters.stops)
+  counter('wakegate_wake_failures_total', 'Wakes that failed', () => manager.counters.wakeFailures)
+  return registry
+}

@@ -1,0 +1,129 @@
+// The operator listener: JSON API, /metrics, /healthz, /readyz. Bearer-token auth when a
+// token is configured (required off loopback).
+import { timingSafeEqual } from 'node:crypto'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
+import type { EnvManager } from '../lifecycle/manager.js'
+import type { Env } from '../lifecycle/env.js'
+import type { Store } from '../stores/store.js'
+import { parsePr } from '../routing/template.js'
+
+export interface AdminDeps {
+  manager: EnvManager
+  store: Store
+  metrics: Registry
+  log: Logger
+  token?: string
+  /** True once the public listener accepts requests. */
+  ready: () => boolean
+}
+
+export function envView (env: Env) {
+  return {
+    key: env.key,
+    app: env.app.config.name,
+    pr: env.pr,
+    url: env.url,
+    state: env.state,
+    phase: env.phase,
+    branch: env.branch,
+    sha: env.sha,
+    title: env.title,
+    author: env.author,
+    generation: env.m.generation,
+    task: env.task?.id,
+    upstream: env.route?.origin,
+    reason: env.m.reason || undefined,
+    lastSeen: new Date(env.lastSeen).toISOString(),
+    readyAt: env.readyAt ? new Date(env.readyAt).toISOString() : undefined,
+    lastWakeMs: env.lastWakeMs || undefined,
+    inflight: env.inflight,
+    streams: env.streams,
+    held: env.held,
+    source: env.source,
+    events: env.recent.slice(-20)
+  }
+}
+
+function tokenMatches (header: string | undefined, token: string): boolean {
+  if (!header?.startsWith('Bearer ')) return false
+  const a = Buffer.from(header.slice(7))
+  const b = Buffer.from(token)
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+export function createAdmin (deps: AdminDeps): FastifyInstance {
+  const { manager } = deps
+  const app = Fastify({ loggerInstance: deps.log.child({ listener: 'admin' }) as FastifyBaseLogger, disableRequestLogging: true })
+
+  app.addHook('onRequest', async (req, reply) => {
+    if (!deps.token || req.url === '/healthz' || req.url === '/readyz') return
+    if (!tokenMatches(req.headers.authorization, deps.token)) {
+      reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'WAKEGATE_UNAUTHORIZED', message: 'Authentication required.' })
+    }
+  })
+
+  app.get('/healthz', async () => ({ ok: true }))
+  app.get('/readyz', async (_req, reply) => {
+    const ready = deps.ready()
+    const store = deps.store.healthy()
+    reply.code(ready ? 200 : 503)
+    return { ready, store: { kind: deps.store.kind, healthy: store } }
+  })
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', deps.metrics.contentType)
+    return deps.metrics.metrics()
+  })
+
+  app.get('/api/envs', async () => ({ envs: [...manager.envs.values()].map(envView) }))
+
+  const findEnv = (req: FastifyRequest<{ Params: { app: string, pr: string } }>, reply: FastifyReply): Env | undefined => {
+    const pr = parsePr(req.params.pr)
+    const env = pr ? manager.envs.get(`${req.params.app}/${pr}`) : undefined
+    if (!env) reply.code(404).send({ error: 'WAKEGATE_UNKNOWN_PR', message: 'No such env.' })
+    return env
+  }
+
+  app.get<{ Params: { app: string, pr: string } }>('/api/envs/:app/:pr', async (req, reply) => {
+    const env = findEnv(req, reply)
+    return env && envView(env)
+  })
+
+  app.post<{ Body: { app: string, pr: number, branch?: string, sha?: string, title?: string } }>('/api/envs', {
+    schema: {
+      body: {
+        type: 'object',
+        required: ['app', 'pr'],
+        additionalProperties: false,
+        properties: {
+          app: { type: 'string', minLength: 1 },
+          pr: { type: 'integer', minimum: 1, maximum: 2147483647 },
+          branch: { type: 'string', minLength: 1 },
+          sha: { type: 'string', minLength: 1 },
+          title: { type: 'string' }
+        }
+      }
+    }
+  }, async (req, reply) => {
+    const { app: name, pr, branch, sha, title } = req.body
+    if (!manager.apps.has(name)) return reply.code(404).send({ error: 'WAKEGATE_UNKNOWN_APP', message: `No app named ${name}.` })
+    const env = manager.register(name, pr, { branch, sha, title, source: 'admin' })
+    reply.code(201)
+    return envView(env)
+  })
+
+  for (const action of ['wake', 'sleep', 'destroy'] as const) {
+    app.post<{ Params: { app: string, pr: string } }>(`/api/envs/:app/:pr/${action}`, async (req, reply) => {
+      const env = findEnv(req, reply)
+      if (!env) return
+      if (action === 'wake') manager.wake(env, 'admin').catch(() => {})
+      else if (action === 'sleep') manager.sleep(env, 'admin')
+      else manager.destroy(env)
+      reply.code(202)
+      return envView(env)
+    })
+  }
+
+  return app
+}

@@ -1,0 +1,68 @@
+// The seam between the lifecycle and whatever runs tasks (local processes, ECS).
+
+export interface TaskSpec {
+  app: string
+  pr: number
+  branch: string
+  sha: string
+  generation: number
+  /** Port the app listens on inside its task (container port). */
+  port: number
+  /** Fully substituted environment for the task (BRANCH, PR_NUMBER, GIT_SHA + the app's env). */
+  env: Record<string, string>
+}
+
+export interface TaskRef {
+  /** Backend-specific id: a pid-based id for local, the task ARN for ECS. */
+  id: string
+  app: string
+  pr: number
+  sha: string
+  generation: number
+}
+
+export type TaskPhase = 'pending' | 'pulling' | 'running' | 'stopped'
+
+export interface TaskStatus {
+  ref: TaskRef
+  phase: TaskPhase
+  /** host:port once running. */
+  endpoint?: { host: string, port: number }
+  /** Why a task stopped or could not start, in plain words (exit code, AWS reason, last log lines). */
+  reason?: string
+}
+
+export interface Backend {
+  readonly kind: string
+  start (spec: TaskSpec): Promise<TaskRef>
+  /** Batched; returns one status per ref, in order. Unknown refs come back as stopped. */
+  describe (refs: TaskRef[]): Promise<TaskStatus[]>
+  stop (ref: TaskRef, reason: string): Promise<void>
+  /** Every task this gateway owns, for reconcile. */
+  list (): Promise<TaskRef[]>
+  /** Called on gateway shutdown: local stops its processes, ECS leaves tasks for the next gateway. */
+  close (): Promise<void>
+}
+
+export class BackendError extends Error {
+  /** A failure that will not go away by retrying (access denied, bad task definition). */
+  readonly permanent: boolean
+  constructor (message: string, permanent = false, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'BackendError'
+    this.permanent = permanent
+  }
+}
+
+export function taskEnv (spec: Pick<TaskSpec, 'pr' | 'branch' | 'sha' | 'app'>, templates: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(templates)) out[k] = expandTemplate(v, spec)
+  out.BRANCH = spec.branch
+  out.PR_NUMBER = String(spec.pr)
+  out.GIT_SHA = spec.sha
+  return out
+}
+
+export function expandTemplate (v: string, spec: Pick<TaskSpec, 'pr' | 'branch' | 'sha' | 'app'>): string {
+  return v.replace(/\{(pr|branch|sha|app)\}/g, (_m, k: 'pr' | 'branch' | 'sha' | 'app') => String(spec[k]))
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+// wakegate serve | check-config | envs — command-line entry point.
+import { parseArgs } from 'node:util'
+import { loadConfigFile, type ResolvedConfig } from './config/load.js'
+import { ConfigError } from './errors.js'
+
+const USAGE = `usage: wakegate <command> [options]
+
+commands:
+  serve              run the gateway
+  check-config       validate the configuration and print a summary
+  envs               list environments of a running gateway (admin API)
+
+options:
+  -c, --config FILE  configuration file (default: $WAKEGATE_CONFIG or wakegate.yaml)
+  -h, --help         show this help
+`
+
+export async function main (argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: false,
+    options: {
+      config: { type: 'string', short: 'c' },
+      help: { type: 'boolean', short: 'h' },
+      admin: { type: 'string' },
+      token: { type: 'string' }
+    }
+  })
+  const command = positionals[0]
+  if (values.help || !command) {
+    process.stdout.write(USAGE)
+    return command || values.help ? 0 : 2
+  }
+  const file = (values.config as string | undefined) ?? process.env.WAKEGATE_CONFIG ?? 'wakegate.yaml'
+
+  let config: ResolvedConfig
+  try {
+    config = loadConfigFile(file)
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`wakegate: ${err.message}\n`)
+      return 2
+    }
+    throw err
+  }
+
+  switch (command) {
+    case 'check-config': {
+      process.stdout.write(`${file}: ok\n`)
+      for (const app of config.apps) {
+        process.stdout.write(`  app ${app.name}: ${app.host} → ${app.backend.kind} backend, port ${app.port}, idle ${app.idleTimeout / 1000}s, ${app.prs.length} known PRs${app.anyPr ? ' (any PR)' : ''}\n`)
+      }
+      return 0
+    }
+    case 'serve': {
+      const { createWakegate } = await import('./server.js')
+      const wg = await createWakegate(config)
+      let stopping = false
+      const stop = (signal: string) => {
+        if (stopping) return
+        stopping = true
+        wg.log.info({ signal }, 'signal received')
+        wg.close().then(() => process.exit(0), err => { wg.log.error({ err }, 'shutdown failed'); process.exit(1) })
+      }
+      process.on('SIGINT', () => stop('SIGINT'))
+      process.on('SIGTERM', () => stop('SIGTERM'))
+      await wg.listen()
+      return -1 // keep running
+    }
+    case 'envs': {
+      const admin = (values.admin as string | undefined) ?? `http://${config.admin.host}:${config.admin.port}`
+      const token = (values.token as string | undefined) ?? config.admin.token
+      const res = await fetch(`${admin}/api/envs`, { headers: token ? { authorization: `Bearer ${token}` } : {} })
+      if (!res.ok) { process.stderr.write(`wakegate: admin API answered ${res.status}\n`); return 1 }
+      const { envs } = await res.json() as { envs: Array<Record<string, unknown>> }
+      for (const e of envs) process.stdout.write(`${String(e.key).padEnd(24)} ${String(e.state).padEnd(9)} ${String(e.sha).slice(0, 8)}  ${e.url}\n`)
+      return 0
+    }
+    default:
+      process.stderr.write(`wakegate: unknown command "${command}"\n${USAGE}`)
+      return 2
+  }
+}
+
+main(process.argv.slice(2)).then(code => { if (code >= 0) process.exitCode = code }, err => {
+  process.stderr.write(`wakegate: ${(err as Error).stack ?? String(err)}\n`)
+  process.exit(1)
+})

@@ -1,0 +1,202 @@
+// Loads YAML (+ ${VAR} substitution and WAKEGATE_* overrides), validates it against the
+// schema and returns a resolved config with durations in milliseconds.
+import { readFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { parse as parseYaml, YAMLParseError } from 'yaml'
+import { Value } from '@sinclair/typebox/value'
+import type { TSchema } from '@sinclair/typebox'
+import { ConfigError } from '../errors.js'
+import { Config, LocalBackend, EcsBackend, type ConfigInput, type AppInput, type LocalBackendConfig, type EcsBackendConfig, type KnownPrConfig } from './schema.js'
+import { parseDuration } from './duration.js'
+import { compileHostTemplate } from '../routing/template.js'
+
+type Problem = { path: string, message: string }
+
+export interface AppConfig extends Omit<AppInput, 'idleTimeout' | 'holdTimeout' | 'startTimeout' | 'failureBackoff' | 'backend' | 'prs'> {
+  idleTimeout: number
+  holdTimeout: number
+  startTimeout: number
+  failureBackoff: number
+  prs: KnownPrConfig[]
+  backend: (Omit<LocalBackendConfig, 'stopGrace'> & { stopGrace: number }) |
+  (Omit<EcsBackendConfig, 'pollInterval' | 'reconcileInterval'> & { pollInterval: number, reconcileInterval: number })
+}
+
+export interface ResolvedConfig extends Omit<ConfigInput, 'apps' | 'proxy'> {
+  proxy: Omit<ConfigInput['proxy'], 'headersTimeout' | 'shutdownGrace'> & { headersTimeout: number, shutdownGrace: number }
+  apps: AppConfig[]
+  /** Directory relative paths in the config are resolved against. */
+  baseDir: string
+}
+
+/** `/apps/0/backend/kind` → `apps[0].backend.kind` */
+export function fieldPath (pointer: string): string {
+  return pointer.split('/').filter(Boolean).map(s => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((acc, seg) => /^\d+$/.test(seg) ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg, '')
+}
+
+const VAR = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g
+
+function substitute (node: unknown, env: NodeJS.ProcessEnv, path: string, problems: Problem[]): unknown {
+  if (typeof node === 'string') {
+    return node.replace(VAR, (_m, name: string, def: string | undefined) => {
+      const v = env[name]
+      if (v !== undefined && v !== '') return v
+      if (def !== undefined) return def
+      problems.push({ path, message: `environment variable ${name} is not set` })
+      return ''
+    })
+  }
+  if (Array.isArray(node)) return node.map((v, i) => substitute(v, env, `${path}[${i}]`, problems))
+  if (node && typeof node === 'object') {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(node)) out[k] = substitute(v, env, path ? `${path}.${k}` : k, problems)
+    return out
+  }
+  return node
+}
+
+function setIn (obj: Record<string, any>, keys: string[], value: unknown): void {
+  let o = obj
+  for (const k of keys.slice(0, -1)) {
+    if (o[k] === undefined || o[k] === null || typeof o[k] !== 'object') o[k] = {}
+    o = o[k]
+  }
+  o[keys[keys.length - 1]] = value
+}
+
+/** Secrets and deployment specifics come from the environment rather than the file. */
+function applyEnvOverrides (raw: Record<string, any>, env: NodeJS.ProcessEnv): void {
+  const num = (v: string) => /^\d+$/.test(v) ? Number(v) : v
+  const map: Array<[string, string[], (v: string) => unknown]> = [
+    ['WAKEGATE_LISTEN_HOST', ['listen', 'host'], String],
+    ['WAKEGATE_LISTEN_PORT', ['listen', 'port'], num],
+    ['WAKEGATE_ADMIN_HOST', ['admin', 'host'], String],
+    ['WAKEGATE_ADMIN_PORT', ['admin', 'port'], num],
+    ['WAKEGATE_ADMIN_TOKEN', ['admin', 'token'], String],
+    ['WAKEGATE_LOG_LEVEL', ['log', 'level'], String]
+  ]
+  for (const [name, keys, conv] of map) {
+    const v = env[name]
+    if (v !== undefined && v !== '') setIn(raw, keys, conv(v))
+  }
+  if (env.WAKEGATE_REDIS_URL) raw.store = { kind: 'redis', url: env.WAKEGATE_REDIS_URL }
+}
+
+function schemaProblems (schema: TSchema, value: unknown, prefix: string): Problem[] {
+  const seen = new Set<string>()
+  const problems: Problem[] = []
+  for (const e of Value.Errors(schema, value)) {
+    const path = fieldPath(prefix + e.path)
+    if (seen.has(path)) continue
+    seen.add(path)
+    problems.push({ path, message: describe(e.schema, e.message, e.value) })
+  }
+  return problems
+}
+
+function describe (schema: TSchema, message: string, value: unknown): string {
+  const got = value === undefined ? 'nothing' : JSON.stringify(value)?.slice(0, 60)
+  if (schema.anyOf && schema.anyOf.every((s: TSchema) => s.const !== undefined)) {
+    return `expected one of ${schema.anyOf.map((s: TSchema) => JSON.stringify(s.const)).join(', ')}, got ${got}`
+  }
+  if (schema.description && /duration|milliseconds/.test(schema.description)) return `expected a duration such as "30s" or a number of milliseconds, got ${got}`
+  return `${message.toLowerCase()}, got ${got}`
+}
+
+export function validateConfig (input: unknown, env: NodeJS.ProcessEnv = process.env, baseDir = process.cwd(), source?: string): ResolvedConfig {
+  const problems: Problem[] = []
+  if (!input || typeof input !== 'object' || Array.isArray(input)) throw new ConfigError([{ path: '', message: 'expected a mapping at the top level' }], source)
+  const raw = substitute(input, env, '', problems) as Record<string, any>
+  if (problems.length) throw new ConfigError(problems, source)
+  applyEnvOverrides(raw, env)
+
+  // The backend union gives poor errors; validate it by its kind first, then the rest.
+  const apps = Array.isArray(raw.apps) ? raw.apps : []
+  const checked = new Set<string>()
+  apps.forEach((app: any, i: number) => {
+    const b = app?.backend
+    if (!b || typeof b !== 'object' || Array.isArray(b)) return
+    checked.add(`apps[${i}].backend`)
+    const schema = b.kind === 'local' ? LocalBackend : b.kind === 'ecs' ? EcsBackend : undefined
+    if (!schema) {
+      problems.push({ path: `apps[${i}].backend.kind`, message: `expected one of "local", "ecs", got ${JSON.stringify(b.kind) ?? 'nothing'}` })
+      return
+    }
+    problems.push(...schemaProblems(schema, Value.Default(schema, structuredClone(b)), `/apps/${i}/backend`))
+  })
+  const withDefaults = Value.Default(Config, structuredClone(raw))
+  problems.push(...schemaProblems(Config, withDefaults, '').filter(p => !checked.has(/^apps\[\d+\]\.backend/.exec(p.path)?.[0] ?? '')))
+  if (problems.length) throw new ConfigError(problems, source)
+  const cfg = withDefaults as ConfigInput
+
+  // Checks the schema cannot express.
+  const names = new Set<string>()
+  cfg.apps.forEach((app, i) => {
+    if (names.has(app.name)) problems.push({ path: `apps[${i}].name`, message: `duplicate app name "${app.name}"` })
+    names.add(app.name)
+    try { compileHostTemplate(app.host, app.name) } catch (err) { problems.push({ path: `apps[${i}].host`, message: (err as Error).message }) }
+    if (app.backend.kind === 'ecs' && app.backend.launchType && app.backend.capacityProviderStrategy) {
+      problems.push({ path: `apps[${i}].backend.capacityProviderStrategy`, message: 'use either launchType or capacityProviderStrategy, not both' })
+    }
+    if (app.health.path && app.health.tcp) problems.push({ path: `apps[${i}].health`, message: 'use either path or tcp, not both' })
+    const prs = new Set<number>()
+    app.prs.forEach((pr, j) => {
+      if (prs.has(pr.number)) problems.push({ path: `apps[${i}].prs[${j}].number`, message: `duplicate PR ${pr.number}` })
+      prs.add(pr.number)
+    })
+  })
+  const hosts = new Map<string, number>()
+  cfg.apps.forEach((app, i) => {
+    const key = app.host.toLowerCase().replace('{app}', app.name)
+    if (hosts.has(key)) problems.push({ path: `apps[${i}].host`, message: `same host template as apps[${hosts.get(key)}]` })
+    hosts.set(key, i)
+  })
+  const loopback = /^(127\.|::1$|localhost$)/.test(cfg.admin.host)
+  if (cfg.admin.enabled && !loopback && !cfg.admin.token) {
+    problems.push({ path: 'admin.token', message: `required when the admin listener binds to ${cfg.admin.host} (set WAKEGATE_ADMIN_TOKEN)` })
+  }
+  if (problems.length) throw new ConfigError(problems, source)
+
+  return {
+    ...cfg,
+    baseDir,
+    proxy: { ...cfg.proxy, headersTimeout: parseDuration(cfg.proxy.headersTimeout), shutdownGrace: parseDuration(cfg.proxy.shutdownGrace) },
+    apps: cfg.apps.map(app => ({
+      ...app,
+      idleTimeout: parseDuration(app.idleTimeout),
+      holdTimeout: parseDuration(app.holdTimeout),
+      startTimeout: parseDuration(app.startTimeout),
+      failureBackoff: parseDuration(app.failureBackoff),
+      backend: app.backend.kind === 'local'
+        ? { ...app.backend, cwd: resolve(baseDir, app.backend.cwd ?? '.'), stopGrace: parseDuration(app.backend.stopGrace) }
+        : { ...app.backend, pollInterval: parseDuration(app.backend.pollInterval), reconcileInterval: parseDuration(app.backend.reconcileInterval) }
+    }))
+  }
+}
+
+export function parseConfigText (text: string, env: NodeJS.ProcessEnv = process.env, baseDir = process.cwd(), source?: string): ResolvedConfig {
+  let doc: unknown
+  try {
+    doc = parseYaml(text, { prettyErrors: true })
+  } catch (err) {
+    if (err instanceof YAMLParseError) {
+      const pos = err.linePos?.[0]
+      throw new ConfigError([{ path: pos ? `line ${pos.line}, column ${pos.col}` : '', message: err.message.split('\n')[0] }], source)
+    }
+    throw err
+  }
+  return validateConfig(doc, env, baseDir, source)
+}
+
+export function loadConfigFile (file: string, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new ConfigError([{ path: '', message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }])
+  }
+  return parseConfigText(text, env, dirname(resolve(file)), file)
+}
+
+export { Config as ConfigSchema }

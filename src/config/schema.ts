@@ -1,0 +1,123 @@
+// The one configuration schema. It validates the YAML, fills defaults, and is exported as
+// JSON Schema (schema/wakegate.schema.json) for editor completion.
+import { Type, type Static } from '@sinclair/typebox'
+import { DURATION_PATTERN } from './duration.js'
+
+const Duration = (description: string, def?: string) => Type.Union([
+  Type.Integer({ minimum: 0 }),
+  Type.String({ pattern: DURATION_PATTERN })
+], { description: `${description} (milliseconds, or a string such as "30s", "15m")`, ...(def === undefined ? {} : { default: def }) })
+
+const Port = Type.Integer({ minimum: 0, maximum: 65535 })
+
+export const Listen = Type.Object({
+  host: Type.String({ default: '0.0.0.0', minLength: 1 }),
+  port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 })
+}, { additionalProperties: false, default: {} })
+
+export const LocalBackend = Type.Object({
+  kind: Type.Literal('local'),
+  command: Type.String({ minLength: 1, description: 'Shell command that runs one environment; it must listen on $PORT.' }),
+  cwd: Type.Optional(Type.String({ description: 'Working directory (relative to the config file).' })),
+  stopGrace: Duration('Time between SIGTERM and SIGKILL when stopping', '5s'),
+  logDir: Type.Optional(Type.String({ description: 'Where per-task output is written; defaults to a temp dir.' }))
+}, { additionalProperties: false })
+
+const CapacityProvider = Type.Object({
+  capacityProvider: Type.String({ minLength: 1 }),
+  weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
+  base: Type.Optional(Type.Integer({ minimum: 0, maximum: 100000 }))
+}, { additionalProperties: false })
+
+export const EcsBackend = Type.Object({
+  kind: Type.Literal('ecs'),
+  cluster: Type.String({ minLength: 1 }),
+  taskDefinition: Type.String({ minLength: 1, description: 'family, family:revision or ARN' }),
+  container: Type.String({ minLength: 1, description: "Name of the app's container in the task definition" }),
+  region: Type.Optional(Type.String({ minLength: 1 })),
+  endpoint: Type.Optional(Type.String({ description: 'ECS API endpoint override (tests, LocalStack)' })),
+  ec2Endpoint: Type.Optional(Type.String({ description: 'EC2 API endpoint override' })),
+  launchType: Type.Optional(Type.Union([Type.Literal('EC2'), Type.Literal('FARGATE'), Type.Literal('EXTERNAL')])),
+  capacityProviderStrategy: Type.Optional(Type.Array(CapacityProvider, { minItems: 1, maxItems: 20 })),
+  platformVersion: Type.Optional(Type.String()),
+  networkConfiguration: Type.Optional(Type.Object({
+    subnets: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: 16 }),
+    securityGroups: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { maxItems: 5 })),
+    assignPublicIp: Type.Optional(Type.Boolean())
+  }, { additionalProperties: false })),
+  image: Type.Optional(Type.String({ description: 'Per-SHA image template, e.g. 123.dkr.ecr.us-east-1.amazonaws.com/app:{sha}' })),
+  startedBy: Type.String({ default: 'wakegate', maxLength: 36, minLength: 1 }),
+  tags: Type.Optional(Type.Record(Type.String(), Type.String())),
+  pollInterval: Duration('How often waking tasks are described', '1s'),
+  reconcileInterval: Duration('How often tasks are listed to notice tasks stopped outside wakegate', '60s'),
+  maxAttempts: Type.Integer({ minimum: 1, maximum: 20, default: 6, description: 'AWS SDK attempts per call (throttling and 5xx are retried with backoff)' })
+}, { additionalProperties: false })
+
+export const Backend = Type.Union([LocalBackend, EcsBackend])
+
+const KnownPr = Type.Object({
+  number: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }),
+  branch: Type.String({ default: 'main', minLength: 1 }),
+  sha: Type.String({ default: '0000000', minLength: 1 }),
+  title: Type.Optional(Type.String())
+}, { additionalProperties: false })
+
+export const Health = Type.Object({
+  path: Type.Optional(Type.String({ pattern: '^/', description: 'HTTP path probed; any answer < 500 counts as ready' })),
+  tcp: Type.Optional(Type.Boolean({ description: 'Probe with a TCP connect instead of HTTP' }))
+}, { additionalProperties: false, default: { path: '/' } })
+
+export const App = Type.Object({
+  name: Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$', description: 'DNS-label-safe app name' }),
+  host: Type.String({ minLength: 3, description: 'Host template with {pr} and optionally {app}, e.g. pr-{pr}.review.example.com' }),
+  repo: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$' })),
+  port: Type.Integer({ minimum: 1, maximum: 65535, default: 3000, description: 'Port the app listens on inside its task' }),
+  health: Health,
+  env: Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String(), { default: {}, description: 'Env vars for the task; {pr}, {branch}, {sha}, {app} are substituted' }),
+  idleTimeout: Duration('Stop an environment after this long without activity', '15m'),
+  holdTimeout: Duration('How long non-browser requests are held while waking', '60s'),
+  startTimeout: Duration('Give up on a wake after this long', '5m'),
+  failureBackoff: Duration('After a failed wake, wait this long before a request may retry', '30s'),
+  maxHeld: Type.Integer({ minimum: 1, default: 10000, description: 'Requests held per env while waking; beyond, 503 at once' }),
+  prs: Type.Array(KnownPr, { default: [], description: 'PRs known without GitHub (local use)' }),
+  anyPr: Type.Boolean({ default: false, description: 'Any PR number may wake (no known-PR gate); for local use only' }),
+  backend: Backend
+}, { additionalProperties: false })
+
+export const Config = Type.Object({
+  listen: Listen,
+  public: Type.Object({
+    scheme: Type.Union([Type.Literal('http'), Type.Literal('https')], { default: 'https', description: 'Scheme of env URLs shown to people (links, PR comments)' }),
+    port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'Port in env URLs when not the scheme default' }))
+  }, { additionalProperties: false, default: {} }),
+  admin: Type.Object({
+    host: Type.String({ default: '127.0.0.1' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 9090 }),
+    token: Type.Optional(Type.String({ minLength: 8, description: 'Bearer token for the admin listener; required unless it binds to loopback' })),
+    enabled: Type.Boolean({ default: true })
+  }, { additionalProperties: false, default: {} }),
+  store: Type.Union([
+    Type.Object({ kind: Type.Literal('memory') }, { additionalProperties: false }),
+    Type.Object({ kind: Type.Literal('redis'), url: Type.String({ pattern: '^rediss?://' }), prefix: Type.String({ default: 'wakegate:' }) }, { additionalProperties: false })
+  ], { default: { kind: 'memory' } }),
+  log: Type.Object({
+    level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' })
+  }, { additionalProperties: false, default: {} }),
+  proxy: Type.Object({
+    noindex: Type.Boolean({ default: true, description: 'Add X-Robots-Tag: noindex to proxied responses' }),
+    previewBots: Type.Array(Type.String({ minLength: 2 }), { default: [], description: 'Extra user-agent substrings that get the preview page instead of a wake' }),
+    xForwarded: Type.Union([Type.Literal('append'), Type.Literal('replace')], { default: 'replace', description: 'append when wakegate sits behind a trusted load balancer' }),
+    upstreamConnections: Type.Integer({ minimum: 1, default: 128, description: 'Keep-alive connections per upstream' }),
+    headersTimeout: Duration('Time to wait for upstream response headers', '60s'),
+    shutdownGrace: Duration('Time in-flight requests get on shutdown', '10s')
+  }, { additionalProperties: false, default: {} }),
+  apps: Type.Array(App, { minItems: 1 })
+}, { additionalProperties: false, $id: 'https://wakegate.dev/schema/wakegate.schema.json', title: 'wakegate configuration' })
+
+export type ConfigInput = Static<typeof Config>
+export type AppInput = Static<typeof App>
+export type LocalBackendConfig = Static<typeof LocalBackend>
+export type EcsBackendConfig = Static<typeof EcsBackend>
+export type BackendConfig = LocalBackendConfig | EcsBackendConfig
+export type KnownPrConfig = Static<typeof KnownPr>
+export { Port }

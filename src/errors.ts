@@ -1,0 +1,61 @@
+// The error catalogue: one stable code per failure, the HTTP status it maps to and a
+// message in plain words for pages and logs.
+
+export interface ErrorSpec {
+  status: number
+  message: string
+}
+
+export const catalogue = {
+  WAKEGATE_UNKNOWN_HOST: { status: 404, message: 'No review environment is served at this address.' },
+  WAKEGATE_UNKNOWN_PR: { status: 404, message: 'This pull request has no review environment.' },
+  WAKEGATE_BAD_HOST: { status: 400, message: 'The Host header is missing or malformed.' },
+  WAKEGATE_WAKE_TIMEOUT: { status: 504, message: 'The environment did not become ready in time.' },
+  WAKEGATE_HOLD_TIMEOUT: { status: 503, message: 'The environment is still starting; retry shortly.' },
+  WAKEGATE_HOLD_FULL: { status: 503, message: 'Too many requests are waiting for this environment; retry shortly.' },
+  WAKEGATE_BACKEND_FAILED: { status: 502, message: 'The environment could not be started.' },
+  WAKEGATE_TASK_EXITED: { status: 502, message: 'The environment stopped while starting.' },
+  WAKEGATE_UPSTREAM_REFUSED: { status: 502, message: 'The environment refused the connection.' },
+  WAKEGATE_UPSTREAM_RESET: { status: 502, message: 'The environment closed the connection unexpectedly.' },
+  WAKEGATE_UPSTREAM_TIMEOUT: { status: 504, message: 'The environment took too long to answer.' },
+  WAKEGATE_ENV_FAILED: { status: 503, message: 'The environment failed to start; it will be retried after a pause.' },
+  WAKEGATE_ENV_DESTROYED: { status: 410, message: 'This pull request was closed; its environment is gone.' },
+  WAKEGATE_SHUTTING_DOWN: { status: 503, message: 'The gateway is restarting; retry shortly.' },
+  WAKEGATE_NOT_WOKEN: { status: 503, message: 'The environment is asleep; this client does not wake it.' },
+  WAKEGATE_BAD_CONFIG: { status: 500, message: 'The configuration is invalid.' },
+  WAKEGATE_UNAUTHORIZED: { status: 401, message: 'Authentication required.' },
+  WAKEGATE_BAD_SIGNATURE: { status: 401, message: 'The webhook signature does not match.' }
+} as const satisfies Record<string, ErrorSpec>
+
+export type ErrorCode = keyof typeof catalogue
+
+export class WakegateError extends Error {
+  readonly code: ErrorCode
+  readonly status: number
+  /** Detail from the backend or upstream (AWS message, exit code, last log lines). */
+  readonly detail: string | undefined
+
+  constructor (code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
+    super(detail ? `${catalogue[code].message} ${detail}` : catalogue[code].message, options)
+    this.name = 'WakegateError'
+    this.code = code
+    this.status = catalogue[code].status
+    this.detail = detail
+  }
+}
+
+export function isWakegateError (err: unknown): err is WakegateError {
+  return err instanceof WakegateError
+}
+
+/** Raised by config loading; `path` is the JSON pointer-ish field path (e.g. `apps[0].host`). */
+export class ConfigError extends Error {
+  readonly problems: Array<{ path: string, message: string }>
+
+  constructor (problems: Array<{ path: string, message: string }>, source?: string) {
+    const lines = problems.map(p => `  ${p.path || '(root)'}: ${p.message}`)
+    super(`invalid configuration${source ? ` in ${source}` : ''}:\n${lines.join('\n')}`)
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}

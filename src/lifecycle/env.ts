@@ -1,0 +1,79 @@
+// The in-memory env: what the hot path reads (route) and what the lifecycle mutates.
+import type { AppConfig } from '../config/load.js'
+import type { TaskRef } from '../backends/backend.js'
+import type { Upstream } from '../proxy/upstream.js'
+import type { HostTemplate } from '../routing/template.js'
+import { initialState, type MachineState, type WakePhase } from './machine.js'
+
+export interface AppRuntime {
+  config: AppConfig
+  template: HostTemplate
+  /** Builds the URL people open for a PR (scheme and port from `public`). */
+  urlFor: (pr: number) => string
+  /** Exponentially weighted mean of recent wake durations (ms), for the waking page. */
+  typicalWake: number
+}
+
+export interface EnvEvent {
+  at: number
+  key: string
+  type: 'state' | 'phase' | 'info'
+  state?: string
+  phase?: WakePhase
+  message: string
+  generation?: number
+}
+
+export type EnvListener = (e: EnvEvent) => void
+
+export class Env {
+  readonly key: string
+  branch: string
+  sha: string
+  title: string | undefined
+  author: string | undefined
+  source: string
+  m: MachineState = initialState()
+  /** The upstream new requests go to; null unless running. The hot path reads only this. */
+  route: Upstream | null = null
+  task: TaskRef | undefined
+  phase: WakePhase = 'queued'
+  phaseDetail = ''
+  wakeStartedAt = 0
+  readyAt = 0
+  lastWakeMs = 0
+  /** Set on ready; the next proxied response says it was a cold start. */
+  coldPending = false
+  /** Requests (and upgrades) held while waking. */
+  held = 0
+  /** Open WebSocket and other long streams. */
+  streams = 0
+  inflight = 0
+  lastSeen: number
+  createdAt: number
+  wake: { promise: Promise<Upstream>, resolve: (u: Upstream) => void, reject: (e: Error) => void } | null = null
+  readonly listeners = new Set<EnvListener>()
+  readonly recent: EnvEvent[] = []
+  meta: Record<string, string | number | boolean> = {}
+
+  constructor (readonly app: AppRuntime, readonly pr: number, init: { branch: string, sha: string, title?: string, author?: string, source: string }) {
+    this.key = `${app.config.name}/${pr}`
+    this.branch = init.branch
+    this.sha = init.sha
+    this.title = init.title
+    this.author = init.author
+    this.source = init.source
+    this.lastSeen = this.createdAt = Date.now()
+  }
+
+  get state () { return this.m.state }
+  get url () { return this.app.urlFor(this.pr) }
+
+  emit (e: Omit<EnvEvent, 'at' | 'key'>): EnvEvent {
+    const ev: EnvEvent = { at: Date.now(), key: this.key, ...e }
+    this.recent.push(ev)
+    if (this.recent.length > 50) this.recent.shift()
+    for (const fn of this.listeners) fn(ev)
+    return ev
+  }
+}

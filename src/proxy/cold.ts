@@ -1,0 +1,124 @@
+// Requests for an env that is not running: preview bots, robots.txt, the waking page and
+// its progress stream, failed envs, and holding other clients until the env is ready.
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Env, EnvEvent } from '../lifecycle/env.js'
+import { WakegateError } from '../errors.js'
+import type { Gateway } from './gateway.js'
+import { isNavigation, type ClientClassifier } from './clients.js'
+import { wakingPage, failedPage, previewPage, ROBOTS_TXT } from './pages.js'
+import type { Upstream } from './upstream.js'
+
+/** Served by the gateway on every env host; an app is unlikely to use this path. */
+export const EVENTS_PATH = '/__wakegate/events'
+
+export class ColdPath {
+  constructor (private readonly gw: Gateway, private readonly clients: ClientClassifier) {}
+
+  handle (req: IncomingMessage, res: ServerResponse, env: Env): void {
+    const gw = this.gw
+    if (gw.shuttingDown) { gw.sendError(res, 'WAKEGATE_SHUTTING_DOWN'); return }
+    if (req.url === EVENTS_PATH) { this.events(req, res, env); return }
+    if (env.state === 'destroyed') { gw.sendError(res, 'WAKEGATE_ENV_DESTROYED'); return }
+    const path = req.url ?? '/'
+    if (path === '/robots.txt') {
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'x-robots-tag': 'noindex, nofollow' })
+      res.end(ROBOTS_TXT)
+      return
+    }
+    if (this.clients.isPreviewBot(req)) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-robots-tag': 'noindex, nofollow' })
+      res.end(req.method === 'HEAD' ? undefined : previewPage(env.app.config.name, env.pr, env.url, env.title))
+      return
+    }
+    gw.counters.cold++
+    if (env.state === 'failed' && Date.now() - env.m.failedAt < env.app.config.failureBackoff) {
+      this.failed(req, res, env)
+      return
+    }
+    if (isNavigation(req)) {
+      // Start the wake, answer at once with a page that follows it.
+      this.gw.manager.wake(env, 'browser').catch(() => {})
+      if (env.route && env.state === 'running') { gw.forward(req, res, env, env.route, 0); return }
+      this.waking(req, res, env)
+      return
+    }
+    const started = Date.now()
+    this.hold(req, res, env, 'request', route => gw.forward(req, res, env, route, Date.now() - started))
+  }
+
+  /** Hold a request until the env is ready (bounded in count and time), then call `go`. */
+  hold (req: IncomingMessage, res: ServerResponse, env: Env, cause: string, go: (route: Upstream) => void): void {
+    const gw = this.gw
+    const app = env.app.config
+    if (env.held >= app.maxHeld) { gw.counters.rejected++; gw.sendError(res, 'WAKEGATE_HOLD_FULL'); return }
+    env.held++
+    gw.counters.held++
+    let settled = false
+    const settle = () => {
+      if (settled) return false
+      settled = true
+      env.held--
+      clearTimeout(timer)
+      req.removeListener('close', onClose)
+      return true
+    }
+    const timer = setTimeout(() => {
+      if (settle()) gw.sendError(res, 'WAKEGATE_HOLD_TIMEOUT', `still ${env.state} after ${Math.round(app.holdTimeout / 1000)} s`)
+    }, app.holdTimeout)
+    // A client that gives up must not stay counted against the hold bound.
+    const onClose = () => { if (!res.writableEnded && !res.headersSent) settle() }
+    req.once('close', onClose)
+    gw.manager.wake(env, cause).then(route => {
+      if (!settle()) return
+      if (res.destroyed) return
+      go(route)
+    }, err => {
+      if (!settle()) return
+      if (err instanceof WakegateError && err.code === 'WAKEGATE_ENV_FAILED') { gw.sendError(res, 'WAKEGATE_ENV_FAILED', err.detail); return }
+      gw.sendWakegateError(res, err)
+    })
+  }
+
+  private waking (req: IncomingMessage, res: ServerResponse, env: Env): void {
+    const app = env.app
+    res.writeHead(503, {
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+      'retry-after': String(Math.max(1, Math.ceil((app.typicalWake || 5000) / 1000))),
+      'x-robots-tag': 'noindex, nofollow',
+      'x-wakegate-state': env.state
+    })
+    if (req.method === 'HEAD') { res.end(); return }
+    res.end(wakingPage({
+      app: app.config.name, pr: env.pr, branch: env.branch, sha: env.sha, state: env.state, phase: env.phase,
+      typicalWake: app.typicalWake, startTimeout: app.config.startTimeout, eventsPath: EVENTS_PATH
+    }))
+  }
+
+  private failed (req: IncomingMessage, res: ServerResponse, env: Env): void {
+    const app = env.app.config
+    const retryIn = Math.max(0, app.failureBackoff - (Date.now() - env.m.failedAt))
+    if (!isNavigation(req)) { this.gw.sendError(res, 'WAKEGATE_ENV_FAILED', env.m.reason, { 'retry-after': String(Math.ceil(retryIn / 1000) || 1) }); return }
+    res.writeHead(503, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'retry-after': String(Math.ceil(retryIn / 1000) || 1), 'x-wakegate-error': 'WAKEGATE_ENV_FAILED' })
+    res.end(req.method === 'HEAD' ? undefined : failedPage(app.name, env.pr, env.m.reason, retryIn))
+  }
+
+  /** Server-sent events with the env's wake progress, for the waking page. */
+  private events (req: IncomingMessage, res: ServerResponse, env: Env): void {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-accel-buffering': 'no', connection: 'keep-alive' })
+    const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+    const end = () => { env.listeners.delete(listener); clearInterval(ping); res.end() }
+    const listener = (e: EnvEvent) => {
+      if (e.type === 'phase') send('phase', { phase: e.phase, message: e.message })
+      if (e.type === 'state') {
+        if (e.state === 'running') { send('ready', { wakeMs: env.lastWakeMs }); end() } else if (e.state === 'failed') { send('failed', { reason: env.m.reason }); end() } else send('state', { state: e.state, message: e.message })
+      }
+    }
+    send('phase', { phase: env.phase, message: env.phaseDetail })
+    if (env.state === 'running') { send('ready', { wakeMs: env.lastWakeMs }); res.end(); return }
+    if (env.state === 'failed') { send('failed', { reason: env.m.reason }); res.end(); return }
+    env.listeners.add(listener)
+    const ping = setInterval(() => res.write(': ping\n\n'), 15_000)
+    req.once('close', () => { env.listeners.delete(listener); clearInterval(ping) })
+  }
+}

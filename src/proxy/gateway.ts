@@ -1,0 +1,127 @@
+// The public listener's request handler. Env hosts go through a lean path (no fastify
+// hooks): running → forward at once; otherwise the cold path decides. Other hosts go to
+// fastify (webhooks, gateway pages, 404).
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { Logger } from 'pino'
+import type { ResolvedConfig } from '../config/load.js'
+import type { EnvManager } from '../lifecycle/manager.js'
+import type { Env } from '../lifecycle/env.js'
+import { HostRouter } from '../routing/router.js'
+import { WakegateError, catalogue, type ErrorCode } from '../errors.js'
+import { Forward, type ForwardHost } from './forward.js'
+import { ClientClassifier } from './clients.js'
+import { messagePage } from './pages.js'
+import { ColdPath, EVENTS_PATH } from './cold.js'
+import { UpgradeProxy } from './upgrade.js'
+import type { Upstream } from './upstream.js'
+
+export interface GatewayCounters {
+  requests: number
+  proxied: number
+  cold: number
+  held: number
+  rejected: number
+  upstreamErrors: number
+  retries: number
+}
+
+export class Gateway implements ForwardHost {
+  readonly router: HostRouter
+  readonly staticHeaders: string[] | null
+  readonly appendForwarded: boolean
+  readonly counters: GatewayCounters = { requests: 0, proxied: 0, cold: 0, held: 0, rejected: 0, upstreamErrors: 0, retries: 0 }
+  readonly cold: ColdPath
+  readonly upgrades: UpgradeProxy
+  shuttingDown = false
+
+  constructor (
+    readonly config: ResolvedConfig,
+    readonly manager: EnvManager,
+    readonly log: Logger,
+    /** Requests for hosts that are not env hosts. */
+    private readonly fallback: (req: IncomingMessage, res: ServerResponse) => void
+  ) {
+    this.router = new HostRouter(config.apps)
+    this.staticHeaders = config.proxy.noindex ? ['x-robots-tag', 'noindex, nofollow'] : null
+    this.appendForwarded = config.proxy.xForwarded === 'append'
+    this.cold = new ColdPath(this, new ClientClassifier(config.proxy.previewBots))
+    this.upgrades = new UpgradeProxy(this)
+  }
+
+  /** The 'request' listener of the public server. */
+  handle = (req: IncomingMessage, res: ServerResponse): void => {
+    this.counters.requests++
+    const m = this.router.match(req.headers.host)
+    if (m === null) { this.fallback(req, res); return }
+    const env = this.manager.envs.get(m.key) ?? this.manager.lookup(m.app, m.pr)
+    if (env === undefined) { this.sendError(res, 'WAKEGATE_UNKNOWN_PR'); return }
+    const route = env.route
+    if (route !== null && !this.shuttingDown && req.url !== EVENTS_PATH) {
+      this.counters.proxied++
+      new Forward(this, req, res, env, route, -1, 0).start()
+      return
+    }
+    this.cold.handle(req, res, env)
+  }
+
+  /** The 'upgrade' listener of the public server (WebSocket). */
+  handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    this.upgrades.handle(req, socket, head)
+  }
+
+  forward (req: IncomingMessage, res: ServerResponse, env: Env, route: Upstream, waited: number, attempt = 0): void {
+    this.counters.proxied++
+    new Forward(this, req, res, env, route, waited, attempt).start()
+  }
+
+  upstreamFailed (fwd: Forward, err: NodeJS.ErrnoException): void {
+    this.counters.upstreamErrors++
+    const code = err.code ?? ''
+    const { env, upstream } = fwd
+    const refused = code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH'
+    const reset = code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE'
+    this.log.warn({ env: env.key, code, err: err.message, generation: upstream.generation }, 'upstream request failed')
+    if (refused) this.manager.taskLost(env, upstream, `connection refused by ${upstream.origin}`)
+    else if (reset) this.manager.checkTask(env, upstream)
+    if ((refused || reset) && fwd.retryable && !this.shuttingDown) {
+      // Passive health: the task is being replaced; send this request once more when ready.
+      this.counters.retries++
+      const started = Date.now()
+      this.cold.hold(fwd.req, fwd.res, env, 'retry after upstream failure', r => this.forward(fwd.req, fwd.res, env, r, Date.now() - started, 1))
+      return
+    }
+    const errCode: ErrorCode = refused ? 'WAKEGATE_UPSTREAM_REFUSED'
+      : code === 'UND_ERR_HEADERS_TIMEOUT' ? 'WAKEGATE_UPSTREAM_TIMEOUT'
+        : 'WAKEGATE_UPSTREAM_RESET'
+    this.sendError(fwd.res, errCode, code || err.message)
+  }
+
+  sendError (res: ServerResponse, code: ErrorCode, detail?: string, extra?: Record<string, string>): void {
+    if (res.headersSent || res.destroyed) { res.destroy(); return }
+    const spec = catalogue[code]
+    if (spec.status === 404) this.counters.rejected++
+    const wantsHtml = (res.req?.headers.accept ?? '').includes('text/html')
+    const body = wantsHtml
+      ? messagePage(statusTitle(spec.status), spec.message, detail)
+      : JSON.stringify({ error: code, message: spec.message, ...(detail ? { detail } : {}) }) + '\n'
+    res.writeHead(spec.status, {
+      'content-type': wantsHtml ? 'text/html; charset=utf-8' : 'application/json',
+      'cache-control': 'no-store',
+      'x-wakegate-error': code,
+      ...(this.staticHeaders ? { 'x-robots-tag': 'noindex, nofollow' } : {}),
+      ...(spec.status === 503 ? { 'retry-after': '5' } : {}),
+      ...extra
+    })
+    res.end(res.req?.method === 'HEAD' ? undefined : body)
+  }
+
+  sendWakegateError (res: ServerResponse, err: unknown): void {
+    if (err instanceof WakegateError) this.sendError(res, err.code, err.detail)
+    else this.sendError(res, 'WAKEGATE_BACKEND_FAILED', (err as Error)?.message)
+  }
+}
+
+function statusTitle (status: number): string {
+  return ({ 400: 'Bad request', 401: 'Unauthorized', 404: 'Not found', 410: 'Gone', 502: 'Bad gateway', 503: 'Service unavailable', 504: 'Gateway timeout' } as Record<number, string>)[status] ?? `Error ${status}`
+}

@@ -1,0 +1,130 @@
+// Wires config, store, backends, lifecycle, the public gateway and the admin listener, and
+// shuts them down in order.
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import type { ResolvedConfig } from './config/load.js'
+import type { Backend } from './backends/backend.js'
+import { createBackend } from './backends/index.js'
+import type { Store } from './stores/store.js'
+import { MemoryStore } from './stores/memory.js'
+import { EnvManager } from './lifecycle/manager.js'
+import { Gateway } from './proxy/gateway.js'
+import { messagePage } from './proxy/pages.js'
+import { catalogue } from './errors.js'
+import { createAdmin } from './admin/server.js'
+import { createMetrics } from './admin/metrics.js'
+import { createLogger } from './log.js'
+
+export interface WakegateOptions {
+  log?: Logger
+  store?: Store
+  /** Backends by app name; built from config when absent. */
+  backends?: Map<string, Backend>
+  reapInterval?: number
+}
+
+export interface Wakegate {
+  config: ResolvedConfig
+  log: Logger
+  store: Store
+  manager: EnvManager
+  gateway: Gateway
+  publicApp: FastifyInstance
+  adminApp: FastifyInstance | undefined
+  server: Server
+  /** http://host:port of the public listener (after listen). */
+  url: string
+  adminUrl: string | undefined
+  listen (): Promise<void>
+  close (): Promise<void>
+}
+
+export async function createWakegate (config: ResolvedConfig, opts: WakegateOptions = {}): Promise<Wakegate> {
+  const log = opts.log ?? createLogger(config.log.level)
+  const store = opts.store ?? new MemoryStore()
+  const backends = opts.backends ?? new Map<string, Backend>()
+  for (const app of config.apps) if (!backends.has(app.name)) backends.set(app.name, await createBackend(app, log))
+  const manager = new EnvManager({ config, backends, store, log, reapInterval: opts.reapInterval })
+
+  let gateway!: Gateway
+  let server!: Server
+  const publicApp = Fastify({
+    loggerInstance: log.child({ listener: 'public' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    serverFactory: (fastifyHandler) => {
+      gateway = new Gateway(config, manager, log, fastifyHandler)
+      server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, gateway.handle)
+      server.on('upgrade', gateway.handleUpgrade)
+      return server
+    }
+  })
+  publicApp.setNotFoundHandler((req, reply) => {
+    const spec = catalogue.WAKEGATE_UNKNOWN_HOST
+    reply.code(404).header('cache-control', 'no-store').header('x-wakegate-error', 'WAKEGATE_UNKNOWN_HOST')
+    if ((req.headers.accept ?? '').includes('text/html')) {
+      reply.type('text/html; charset=utf-8').send(messagePage('Not found', spec.message, `Host: ${String(req.headers.host ?? '').slice(0, 200)}`))
+    } else {
+      reply.send({ error: 'WAKEGATE_UNKNOWN_HOST', message: spec.message })
+    }
+  })
+  publicApp.get('/__wakegate/healthz', async () => ({ ok: !gateway.shuttingDown }))
+
+  const metrics = createMetrics(manager, gateway, store)
+  let listening = false
+  const adminApp = config.admin.enabled
+    ? createAdmin({ manager, store, metrics, log, token: config.admin.token, ready: () => listening && !gateway.shuttingDown })
+    : undefined
+
+  const wg: Wakegate = {
+    config, log, store, manager, gateway, publicApp, adminApp, server,
+    url: '',
+    adminUrl: undefined,
+    async listen () {
+      await publicApp.listen({ host: config.listen.host, port: config.listen.port })
+      const a = server.address() as AddressInfo
+      wg.url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`
+      if (adminApp) {
+        await adminApp.listen({ host: config.admin.host, port: config.admin.port })
+        const b = adminApp.server.address() as AddressInfo
+        wg.adminUrl = `http://${b.family === 'IPv6' ? `[${b.address}]` : b.address}:${b.port}`
+      }
+      listening = true
+      log.info({ url: wg.url, admin: wg.adminUrl, apps: config.apps.map(a => `${a.name} → ${a.host}`) }, 'wakegate listening')
+    },
+    async close () {
+      await shutdown(wg, config.proxy.shutdownGrace)
+    }
+  }
+  return wg
+}
+
+/**
+ * Graceful shutdown: stop accepting, let in-flight requests finish (up to `grace`), close
+ * idle keep-alive connections and tunnels, then close the backends (local stops its
+ * processes; ECS leaves tasks for the next gateway to adopt).
+ */
+async function shutdown (wg: Wakegate, grace: number): Promise<void> {
+  const { gateway, server, manager, log } = wg
+  if (gateway.shuttingDown) return
+  gateway.shuttingDown = true
+  log.info('shutting down')
+  const closed = new Promise<void>(resolve => server.close(() => resolve()))
+  server.closeIdleConnections()
+  const deadline = Date.now() + grace
+  while (Date.now() < deadline) {
+    let inflight = 0
+    for (const env of manager.active) inflight += env.inflight
+    if (inflight === 0 && gateway.upgrades.tunnels.size === 0) break
+    server.closeIdleConnections()
+    await new Promise(resolve => setTimeout(resolve, 25))
+  }
+  gateway.upgrades.closeAll()
+  server.closeAllConnections()
+  await closed
+  await wg.adminApp?.close()
+  await manager.close()
+  await wg.store.close()
+  log.info('stopped')
+}
