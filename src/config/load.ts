@@ -12,8 +12,9 @@ import { compileHostTemplate } from '../routing/template.js'
 
 type Problem = { path: string, message: string }
 
-export interface AppConfig extends Omit<AppInput, 'idleTimeout' | 'holdTimeout' | 'startTimeout' | 'failureBackoff' | 'backend' | 'prs'> {
+export interface AppConfig extends Omit<AppInput, 'idleTimeout' | 'holdTimeout' | 'startTimeout' | 'failureBackoff' | 'drainTimeout' | 'backend' | 'prs'> {
   idleTimeout: number
+  drainTimeout: number
   holdTimeout: number
   startTimeout: number
   failureBackoff: number
@@ -168,6 +169,7 @@ export function validateConfig (input: unknown, env: NodeJS.ProcessEnv = process
       holdTimeout: parseDuration(app.holdTimeout),
       startTimeout: parseDuration(app.startTimeout),
       failureBackoff: parseDuration(app.failureBackoff),
+      drainTimeout: parseDuration(app.drainTimeout),
       backend: app.backend.kind === 'local'
         ? { ...app.backend, cwd: resolve(baseDir, app.backend.cwd ?? '.'), stopGrace: parseDuration(app.backend.stopGrace) }
         : { ...app.backend, pollInterval: parseDuration(app.backend.pollInterval), reconcileInterval: parseDuration(app.backend.reconcileInterval) }

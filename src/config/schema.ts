@@ -78,6 +78,7 @@ export const App = Type.Object({
   holdTimeout: Duration('How long non-browser requests are held while waking', '60s'),
   startTimeout: Duration('Give up on a wake after this long', '5m'),
   failureBackoff: Duration('After a failed wake, wait this long before a request may retry', '30s'),
+  drainTimeout: Duration('After a redeploy, how long WebSockets on the old task stay open before a 1012 close', '5m'),
   maxHeld: Type.Integer({ minimum: 1, default: 10000, description: 'Requests held per env while waking; beyond, 503 at once' }),
   prs: Type.Array(KnownPr, { default: [], description: 'PRs known without GitHub (local use)' }),
   anyPr: Type.Boolean({ default: false, description: 'Any PR number may wake (no known-PR gate); for local use only' }),

@@ -24,6 +24,13 @@ export interface EnvEvent {
   generation?: number
 }
 
+export interface Draining {
+  upstream: Upstream
+  task: TaskRef | undefined
+  since: number
+  generation: number
+}
+
 export type EnvListener = (e: EnvEvent) => void
 
 export class Env {
@@ -37,6 +44,14 @@ export class Env {
   /** The upstream new requests go to; null unless running. The hot path reads only this. */
   route: Upstream | null = null
   task: TaskRef | undefined
+  /** Task of the redeploy waking beside the current one. */
+  pendingTask: TaskRef | undefined
+  pendingSha = ''
+  pendingRoute: Upstream | undefined
+  /** SHA the current task runs (env.sha is the one wanted). */
+  runningSha = ''
+  /** Old generations finishing their requests and streams after a switch. */
+  readonly draining = new Set<Draining>()
   phase: WakePhase = 'queued'
   phaseDetail = ''
   wakeStartedAt = 0

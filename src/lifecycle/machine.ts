@@ -7,8 +7,10 @@ export type WakePhase = 'queued' | 'starting' | 'pulling' | 'health' | 'ready'
 
 export interface MachineState {
   state: EnvState
-  /** Generation of the current (or waking) task; grows with every start. */
+  /** Highest generation issued (current, waking or pending task); grows with every start. */
   generation: number
+  /** Generation of the redeploy waking beside the running task, 0 when none. */
+  pending: number
   /** A wake asked for while stopping: start again once the stop is done. */
   wakeAfterStop: boolean
   failedAt: number
@@ -24,6 +26,12 @@ export type LifecycleEvent =
   | { type: 'stopped' }
   | { type: 'task-lost', reason: string }
   | { type: 'destroy' }
+  /** A task found running at boot (reconcile) becomes the env's current one. */
+  | { type: 'adopt', generation: number }
+  /** New code (a push): start the next generation beside the current one. */
+  | { type: 'redeploy' }
+  | { type: 'pending-ready', generation: number }
+  | { type: 'pending-failed', generation: number, reason: string }
 
 export type Effect =
   | { type: 'start-task', generation: number }
@@ -31,6 +39,11 @@ export type Effect =
   | { type: 'release-waiters' }
   | { type: 'fail-waiters', reason: string }
   | { type: 'drop-route' }
+  | { type: 'start-pending', generation: number }
+  /** Stop the pending generation's task (superseded, failed or env going away). */
+  | { type: 'cancel-pending', generation: number, reason: string }
+  /** Route new requests to the pending generation; drain and stop the old one. */
+  | { type: 'switch', generation: number }
 
 export interface Transition {
   next: MachineState
@@ -40,7 +53,7 @@ export interface Transition {
 }
 
 export function initialState (): MachineState {
-  return { state: 'asleep', generation: 0, wakeAfterStop: false, failedAt: 0, reason: '' }
+  return { state: 'asleep', generation: 0, pending: 0, wakeAfterStop: false, failedAt: 0, reason: '' }
 }
 
 const same = (s: MachineState): Transition => ({ next: s, effects: [], changed: false })
@@ -54,12 +67,16 @@ export function transition (s: MachineState, ev: LifecycleEvent, now: number, ba
   if (ev.type === 'destroy') {
     const effects: Effect[] = [{ type: 'drop-route' }, { type: 'fail-waiters', reason: 'destroyed' }]
     if (s.state === 'running' || s.state === 'waking' || s.state === 'stopping') effects.unshift({ type: 'stop-task', reason: 'PR closed' })
-    return { next: { ...s, state: 'destroyed', wakeAfterStop: false }, effects, changed: true }
+    if (s.pending) effects.unshift({ type: 'cancel-pending', generation: s.pending, reason: 'PR closed' })
+    return { next: { ...s, state: 'destroyed', wakeAfterStop: false, pending: 0 }, effects, changed: true }
   }
 
   switch (s.state) {
     case 'asleep':
       if (ev.type === 'wake') return start(s)
+      if (ev.type === 'adopt') {
+        return { next: { ...s, state: 'running', generation: Math.max(s.generation, ev.generation), reason: '' }, effects: [{ type: 'release-waiters' }], changed: true }
+      }
       return same(s)
 
     case 'failed':
@@ -89,19 +106,31 @@ export function transition (s: MachineState, ev: LifecycleEvent, now: number, ba
     case 'running':
       switch (ev.type) {
         case 'idle':
-        case 'sleep':
-          return {
-            next: { ...s, state: 'stopping', reason: ev.type === 'idle' ? 'idle' : ev.cause },
-            effects: [{ type: 'drop-route' }, { type: 'stop-task', reason: ev.type === 'idle' ? 'idle timeout' : ev.cause }],
-            changed: true
-          }
-        case 'task-lost':
+        case 'sleep': {
+          const effects: Effect[] = [{ type: 'drop-route' }, { type: 'stop-task', reason: ev.type === 'idle' ? 'idle timeout' : ev.cause }]
+          if (s.pending) effects.unshift({ type: 'cancel-pending', generation: s.pending, reason: 'env going to sleep' })
+          return { next: { ...s, state: 'stopping', pending: 0, reason: ev.type === 'idle' ? 'idle' : ev.cause }, effects, changed: true }
+        }
+        case 'redeploy': {
+          // A newer push supersedes a redeploy still waking: at most current + 1 pending.
+          const generation = s.generation + 1
+          const effects: Effect[] = [{ type: 'start-pending', generation }]
+          if (s.pending) effects.unshift({ type: 'cancel-pending', generation: s.pending, reason: 'superseded by a newer redeploy' })
+          return { next: { ...s, generation, pending: generation }, effects, changed: true }
+        }
+        case 'pending-ready':
+          if (ev.generation !== s.pending) return same(s)
+          return { next: { ...s, pending: 0, reason: '' }, effects: [{ type: 'switch', generation: ev.generation }], changed: true }
+        case 'pending-failed':
+          if (ev.generation !== s.pending) return same(s)
+          // The old generation keeps serving; the failure is kept as the reason.
+          return { next: { ...s, pending: 0, reason: ev.reason }, effects: [{ type: 'cancel-pending', generation: ev.generation, reason: 'failed to start' }], changed: true }
+        case 'task-lost': {
           // The task vanished under us: forget it and start a fresh one right away.
-          return {
-            next: { ...s, state: 'waking', generation: s.generation + 1, reason: ev.reason },
-            effects: [{ type: 'drop-route' }, { type: 'stop-task', reason: `lost: ${ev.reason}` }, { type: 'start-task', generation: s.generation + 1 }],
-            changed: true
-          }
+          const effects: Effect[] = [{ type: 'drop-route' }, { type: 'stop-task', reason: `lost: ${ev.reason}` }, { type: 'start-task', generation: s.generation + 1 }]
+          if (s.pending) effects.unshift({ type: 'cancel-pending', generation: s.pending, reason: 'current task lost' })
+          return { next: { ...s, state: 'waking', generation: s.generation + 1, pending: 0, reason: ev.reason }, effects, changed: true }
+        }
         default:
           return same(s)
       }

@@ -71,6 +71,30 @@ export class EnvManager extends EventEmitter {
     return undefined
   }
 
+  /**
+   * Optional known-PR gate for PRs not seen yet (GitHub: ask the API whether the PR is open).
+   * Returning null means "not a PR that may wake"; the resolver caches its own answers.
+   */
+  prResolver: ((app: string, pr: number) => Promise<PrInfo | null>) | undefined
+  private resolving = new Map<string, Promise<Env | undefined>>()
+
+  /** Single-flight lookup through prResolver; undefined when the PR may not wake. */
+  resolveUnknown (app: string, pr: number): Promise<Env | undefined> {
+    const key = `${app}/${pr}`
+    const known = this.envs.get(key)
+    if (known) return Promise.resolve(known)
+    if (!this.prResolver || !this.apps.has(app)) return Promise.resolve(undefined)
+    let p = this.resolving.get(key)
+    if (!p) {
+      p = this.prResolver(app, pr).then(info => info ? this.register(app, pr, info) : undefined, err => {
+        this.log.warn({ err, env: key }, 'PR lookup failed')
+        return undefined
+      }).finally(() => this.resolving.delete(key))
+      this.resolving.set(key, p)
+    }
+    return p
+  }
+
   register (app: string, pr: number, info: PrInfo): Env {
     const rt = this.apps.get(app)
     if (!rt) throw new Error(`unknown app ${app}`)
@@ -134,6 +158,24 @@ export class EnvManager extends EventEmitter {
     this.store.delete(env.key).catch(err => this.log.warn({ err, env: env.key }, 'store delete failed'))
   }
 
+  /**
+   * Reconcile: a task found running at boot becomes the env's current one, without a start.
+   * Returns false when the env already has a task (the caller stops the duplicate).
+   */
+  adopt (env: Env, ref: TaskRef, endpoint: { host: string, port: number }): boolean {
+    if (env.state !== 'asleep' && env.state !== 'failed') return false
+    if (env.state === 'failed') env.m = { ...env.m, state: 'asleep' }
+    env.route = new Upstream(endpoint.host, endpoint.port, ref.generation, { connections: this.config.proxy.upstreamConnections, headersTimeout: this.config.proxy.headersTimeout })
+    env.task = ref
+    env.runningSha = ref.sha
+    if (ref.sha) env.sha = env.sha === '0000000' ? ref.sha : env.sha
+    env.readyAt = env.lastSeen = Date.now()
+    this.apply(env, { type: 'adopt', generation: ref.generation })
+    this.log.info({ env: env.key, task: ref.id, generation: ref.generation }, 'adopted running task')
+    if (env.sha !== env.runningSha) this.apply(env, { type: 'redeploy' })
+    return true
+  }
+
   /** Passive health: the proxy could not reach a running upstream. */
   taskLost (env: Env, upstream: Upstream, reason: string): void {
     if (env.route !== upstream || env.state !== 'running') return
@@ -193,6 +235,17 @@ export class EnvManager extends EventEmitter {
         if (w && env.route) w.resolve(env.route)
         break
       }
+      case 'start-pending': this.startPending(env, eff.generation); break
+      case 'cancel-pending': {
+        const ref = env.pendingTask
+        const route = env.pendingRoute
+        env.pendingTask = undefined
+        env.pendingRoute = undefined
+        if (route) void route.destroy()
+        if (ref) this.stopRef(env.app.config.name, ref, eff.reason)
+        break
+      }
+      case 'switch': this.switchTo(env, eff.generation); break
       case 'fail-waiters': {
         const w = env.wake
         env.wake = null
@@ -202,58 +255,171 @@ export class EnvManager extends EventEmitter {
     }
   }
 
-  private startTask (env: Env, generation: number): void {
+  /** Starts a task for `generation` and reports the outcome; shared by wakes and redeploys. */
+  private launch (env: Env, generation: number, sha: string, kind: 'wake' | 'redeploy',
+    done: (out: { ok: true, ref: TaskRef, upstream: Upstream } | { ok: false, ref?: TaskRef, reason: string, cancelled?: boolean }) => void): void {
     const app = env.app.config
     const backend = this.backends.get(app.name)!
-    env.wakeStartedAt = Date.now()
-    env.task = undefined
-    env.phase = 'queued'
+    const startedAt = Date.now()
     this.counters.starts++
     const spec = {
-      app: app.name, pr: env.pr, branch: env.branch, sha: env.sha, generation, port: app.port,
-      env: taskEnv({ app: app.name, pr: env.pr, branch: env.branch, sha: env.sha }, app.env)
+      app: app.name, pr: env.pr, branch: env.branch, sha, generation, port: app.port,
+      env: taskEnv({ app: app.name, pr: env.pr, branch: env.branch, sha }, app.env)
     }
     const setPhase = (phase: Env['phase'], detail: string) => {
-      env.phase = phase
-      env.phaseDetail = detail
-      this.emitEvent(env.emit({ type: 'phase', phase, message: detail, generation }))
+      if (kind === 'wake') { env.phase = phase; env.phaseDetail = detail }
+      this.emitEvent(env.emit({ type: 'phase', phase, message: kind === 'wake' ? detail : `redeploy g${generation}: ${detail}`, generation }))
     }
-    setPhase('queued', 'wake requested')
-    const wanted = () => !this.closing && env.m.generation === generation && env.state === 'waking'
+    const wanted = kind === 'wake'
+      ? () => !this.closing && env.m.generation === generation && env.state === 'waking'
+      : () => !this.closing && env.m.pending === generation && env.state === 'running'
+    setPhase('queued', kind === 'wake' ? 'wake requested' : `redeploying ${sha.slice(0, 12)}`)
     runWake({
       spec,
       backend,
       poller: this.pollers.get(app.name)!,
-      deadline: env.wakeStartedAt + app.startTimeout,
+      deadline: startedAt + app.startTimeout,
       health: app.health,
       hostHeader: env.app.template.hostFor(env.pr),
       statusEvery: app.backend.kind === 'ecs' ? app.backend.pollInterval : 250,
       wanted,
-      onTask: ref => { if (env.m.generation === generation) { env.task = ref; this.persist(env) } },
+      onTask: ref => {
+        if (kind === 'wake' && env.m.generation === generation) env.task = ref
+        else if (kind === 'redeploy' && env.m.pending === generation) env.pendingTask = ref
+        else return
+        this.persist(env)
+      },
       onPhase: setPhase
     }).then(out => {
       if (!out.ok) {
-        if (out.ref && (out.cancelled || env.task?.id !== out.ref.id)) this.stopRef(app.name, out.ref, 'wake cancelled')
-        if (out.cancelled || env.m.generation !== generation) return
+        // A task nobody tracks any more must not be left running.
+        if (out.ref && (out.cancelled || (env.task?.id !== out.ref.id && env.pendingTask?.id !== out.ref.id))) this.stopRef(app.name, out.ref, 'wake cancelled')
+        done({ ok: false, ref: out.ref, reason: out.reason, cancelled: out.cancelled || !wanted() })
+        return
+      }
+      if (!wanted()) {
+        this.stopRef(app.name, out.ref, 'wake no longer wanted')
+        done({ ok: false, ref: out.ref, reason: 'cancelled', cancelled: true })
+        return
+      }
+      const { host, port } = out.endpoint
+      const upstream = new Upstream(host, port, generation, { connections: this.config.proxy.upstreamConnections, headersTimeout: this.config.proxy.headersTimeout })
+      const ms = Date.now() - startedAt
+      env.app.typicalWake = env.app.typicalWake ? Math.round(env.app.typicalWake * 0.7 + ms * 0.3) : ms
+      setPhase('ready', `ready in ${ms} ms`)
+      done({ ok: true, ref: out.ref, upstream })
+    }, err => {
+      this.log.error({ err, env: env.key }, 'wake crashed')
+      done({ ok: false, reason: (err as Error).message })
+    })
+  }
+
+  private startTask (env: Env, generation: number): void {
+    env.wakeStartedAt = Date.now()
+    env.task = undefined
+    const sha = env.sha
+    this.launch(env, generation, sha, 'wake', out => {
+      if (env.m.generation !== generation) return
+      if (!out.ok) {
+        if (out.cancelled) return
         this.counters.wakeFailures++
         this.log.error({ env: env.key, generation, reason: out.reason }, 'wake failed')
         this.apply(env, { type: 'wake-failed', reason: out.reason })
         return
       }
-      if (!wanted()) { this.stopRef(app.name, out.ref, 'wake no longer wanted'); return }
-      const { host, port } = out.endpoint
-      env.route = new Upstream(host, port, generation, { connections: this.config.proxy.upstreamConnections, headersTimeout: this.config.proxy.headersTimeout })
+      env.route = out.upstream
+      env.task = out.ref
+      env.runningSha = sha
       env.readyAt = Date.now()
       env.lastWakeMs = env.readyAt - env.wakeStartedAt
-      env.app.typicalWake = env.app.typicalWake ? Math.round(env.app.typicalWake * 0.7 + env.lastWakeMs * 0.3) : env.lastWakeMs
       env.coldPending = true
       env.lastSeen = env.readyAt
-      setPhase('ready', `ready in ${env.lastWakeMs} ms`)
       this.apply(env, { type: 'ready' })
-    }, err => {
-      this.log.error({ err, env: env.key }, 'wake crashed')
-      if (env.m.generation === generation) this.apply(env, { type: 'wake-failed', reason: (err as Error).message })
+      // A push arrived while waking: bring the newest code up behind this one.
+      if (env.sha !== sha && env.state === 'running') this.apply(env, { type: 'redeploy' })
     })
+  }
+
+  /**
+   * New code for an env. Running: start the next generation beside the current one and
+   * switch when it is reachable. Waking: redeploy once ready. Asleep: the next wake uses it.
+   */
+  redeploy (env: Env, sha: string | undefined, cause: string): void {
+    if (sha) env.sha = sha
+    if (env.state !== 'running') return
+    this.log.info({ env: env.key, sha: env.sha, cause }, 'redeploy')
+    this.apply(env, { type: 'redeploy' })
+  }
+
+  private startPending (env: Env, generation: number): void {
+    const sha = env.sha
+    env.pendingTask = undefined
+    env.pendingSha = sha
+    this.launch(env, generation, sha, 'redeploy', out => {
+      if (env.m.pending !== generation) { if (out.ok) void out.upstream.destroy(); return }
+      if (!out.ok) {
+        if (out.cancelled) return
+        this.counters.wakeFailures++
+        this.log.error({ env: env.key, generation, reason: out.reason }, 'redeploy failed; current generation keeps serving')
+        this.emitEvent(env.emit({ type: 'info', message: `redeploy of ${sha.slice(0, 12)} failed: ${out.reason}`, generation }))
+        this.emit('redeploy-failed', env, out.reason)
+        this.apply(env, { type: 'pending-failed', generation, reason: out.reason })
+        return
+      }
+      env.pendingRoute = out.upstream
+      env.pendingTask = out.ref
+      this.apply(env, { type: 'pending-ready', generation })
+    })
+  }
+
+  /** One step: new requests go to the new generation; the old one drains, then stops. */
+  private switchTo (env: Env, generation: number): void {
+    const next = env.pendingRoute
+    if (!next || next.generation !== generation) return
+    const old = env.route
+    const oldTask = env.task
+    env.route = next
+    env.task = env.pendingTask
+    env.runningSha = env.pendingSha
+    env.pendingRoute = undefined
+    env.pendingTask = undefined
+    env.readyAt = Date.now()
+    this.emitEvent(env.emit({ type: 'info', message: `switched to generation ${generation} (${env.runningSha.slice(0, 12)})`, generation }))
+    this.emit('switched', env, generation)
+    if (old) this.drain(env, old, oldTask)
+    // Another push arrived meanwhile.
+    if (env.sha !== env.runningSha && env.state === 'running') this.apply(env, { type: 'redeploy' })
+  }
+
+  /**
+   * The old generation finishes in-flight requests (its pool takes no new ones), keeps its
+   * WebSockets up to drainTimeout, then its task is stopped.
+   */
+  drain (env: Env, upstream: Upstream, task: TaskRef | undefined): void {
+    const d = { upstream, task, since: Date.now(), generation: upstream.generation }
+    env.draining.add(d)
+    this.emitEvent(env.emit({ type: 'info', message: `draining generation ${upstream.generation}`, generation: upstream.generation }))
+    void upstream.close() // resolves once in-flight requests are done
+    const deadline = d.since + env.app.config.drainTimeout
+    let notified = false
+    const tick = () => {
+      const idle = upstream.inflight === 0 && upstream.streams === 0
+      if (!idle && Date.now() < deadline) return
+      // A request that outlives the drain by a minute is not waited for any longer.
+      if (!idle && notified && Date.now() < deadline + 60_000) return
+      if (!idle && !notified) {
+        // Drain timeout: tell the remaining streams to reconnect (they will reach the new generation).
+        notified = true
+        this.emit('drain-timeout', env, upstream)
+        if (upstream.inflight > 0 || upstream.streams > 0) return
+      }
+      clearInterval(timer)
+      env.draining.delete(d)
+      if (task) this.stopRef(env.app.config.name, task, 'redeploy: old generation drained')
+      this.emitEvent(env.emit({ type: 'info', message: `generation ${upstream.generation} drained and stopped`, generation: upstream.generation }))
+    }
+    const timer = setInterval(tick, 100)
+    timer.unref()
   }
 
   private stopTask (env: Env, reason: string): void {

@@ -55,7 +55,18 @@ export class Gateway implements ForwardHost {
     const m = this.router.match(req.headers.host)
     if (m === null) { this.fallback(req, res); return }
     const env = this.manager.envs.get(m.key) ?? this.manager.lookup(m.app, m.pr)
-    if (env === undefined) { this.sendError(res, 'WAKEGATE_UNKNOWN_PR'); return }
+    if (env === undefined) {
+      if (this.manager.prResolver === undefined) { this.sendError(res, 'WAKEGATE_UNKNOWN_PR'); return }
+      this.manager.resolveUnknown(m.app, m.pr).then(found => {
+        if (found === undefined) this.sendError(res, 'WAKEGATE_UNKNOWN_PR')
+        else this.handleEnv(req, res, found)
+      }, () => this.sendError(res, 'WAKEGATE_UNKNOWN_PR'))
+      return
+    }
+    this.handleEnv(req, res, env)
+  }
+
+  private handleEnv (req: IncomingMessage, res: ServerResponse, env: Env): void {
     const route = env.route
     if (route !== null && !this.shuttingDown && req.url !== EVENTS_PATH) {
       this.counters.proxied++

@@ -1,0 +1,112 @@
+// Starts a real gateway on a free port with a config built for the test, and offers
+// small clients that talk to it through real sockets.
+import { fileURLToPath } from 'node:url'
+import { dirname, join } from 'node:path'
+import { request as undiciRequest, Agent } from 'undici'
+import { pino } from 'pino'
+import { validateConfig, type ResolvedConfig } from '../../src/config/load.js'
+import { createWakegate, type Wakegate, type WakegateOptions } from '../../src/server.js'
+import type { Backend, TaskRef, TaskSpec, TaskStatus } from '../../src/backends/backend.js'
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+export const EXAMPLE_APP = join(ROOT, 'examples', 'app', 'server.js')
+export const EXAMPLE_COMMAND = `exec node ${JSON.stringify(EXAMPLE_APP)}`
+
+export interface AppOverrides { [k: string]: unknown }
+
+/** One app on the local backend running the example app; override any field. */
+export function exampleApp (over: AppOverrides = {}): Record<string, unknown> {
+  return {
+    name: 'example',
+    host: 'pr-{pr}.review.test',
+    port: 3000,
+    health: { path: '/healthz' },
+    idleTimeout: '10m',
+    holdTimeout: '30s',
+    startTimeout: '20s',
+    failureBackoff: '200ms',
+    prs: [{ number: 1, branch: 'feature/one', sha: 'aaaaaaa1' }, { number: 2, branch: 'feature/two', sha: 'bbbbbbb2' }],
+    backend: { kind: 'local', command: EXAMPLE_COMMAND, stopGrace: '2s' },
+    ...over
+  }
+}
+
+export function testConfig (over: Record<string, unknown> = {}, apps: Array<Record<string, unknown>> = [exampleApp()]): ResolvedConfig {
+  return validateConfig({
+    listen: { host: '127.0.0.1', port: 0 },
+    admin: { host: '127.0.0.1', port: 0 },
+    log: { level: process.env.WAKEGATE_TEST_LOG ?? 'silent' },
+    apps,
+    ...over
+  }, {}, ROOT)
+}
+
+/** Wraps a backend and counts every call, so tests can assert "zero backend calls". */
+export class CountingBackend implements Backend {
+  readonly calls = { start: 0, describe: 0, stop: 0, list: 0 }
+  constructor (readonly inner: Backend) {}
+  get kind () { return this.inner.kind }
+  start (spec: TaskSpec) { this.calls.start++; return this.inner.start(spec) }
+  describe (refs: TaskRef[]): Promise<TaskStatus[]> { this.calls.describe++; return this.inner.describe(refs) }
+  stop (ref: TaskRef, reason: string) { this.calls.stop++; return this.inner.stop(ref, reason) }
+  list () { this.calls.list++; return this.inner.list() }
+  close () { return this.inner.close() }
+  get total () { return this.calls.start + this.calls.describe + this.calls.stop + this.calls.list }
+}
+
+export interface Harness {
+  wg: Wakegate
+  url: string
+  port: number
+  /** The counting wrapper around each app's backend. */
+  backends: Map<string, CountingBackend>
+  get (host: string, path?: string, headers?: Record<string, string>): Promise<{ status: number, headers: Record<string, string | string[] | undefined>, body: string }>
+  close (): Promise<void>
+}
+
+export async function startGateway (config: ResolvedConfig, opts: WakegateOptions = {}): Promise<Harness> {
+  const { createBackend } = await import('../../src/backends/index.js')
+  const log = pino({ level: config.log.level })
+  const backends = new Map<string, CountingBackend>()
+  for (const app of config.apps) {
+    const inner = opts.backends?.get(app.name) ?? await createBackend(app, log)
+    backends.set(app.name, new CountingBackend(inner))
+  }
+  const wg = await createWakegate(config, { log, ...opts, backends: new Map(backends) })
+  await wg.listen()
+  const port = Number(new URL(wg.url).port)
+  const agent = new Agent({ connections: 256 })
+  return {
+    wg,
+    url: wg.url,
+    port,
+    backends,
+    async get (host, path = '/', headers = {}) {
+      const res = await undiciRequest(`${wg.url}${path}`, { headers: { host, ...headers }, dispatcher: agent })
+      const body = await res.body.text()
+      return { status: res.statusCode, headers: res.headers, body }
+    },
+    async close () {
+      await wg.close()
+      await agent.close()
+    }
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
+
+/** Polls `fn` until it returns truthy or `timeout` ms pass. */
+export async function waitFor<T> (fn: () => T | Promise<T>, timeout = 10_000, what = 'condition'): Promise<T> {
+  const until = Date.now() + timeout
+  for (;;) {
+    const v = await fn()
+    if (v) return v
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
+    await sleep(20)
+  }
+}
+
+/** True if a process with this pid exists. */
+export function alive (pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch { return false }
+}
