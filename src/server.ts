@@ -55,7 +55,12 @@ export async function createWakegate (config: ResolvedConfig, opts: WakegateOpti
     disableRequestLogging: true,
     serverFactory: (fastifyHandler) => {
       gateway = new Gateway(config, manager, log, fastifyHandler)
-      server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, gateway.handle)
+      server = createServer({
+        keepAliveTimeout: 65_000,
+        requestTimeout: 0,
+        // Two Host headers become "a, b", which matches no env: rejected without a per-request check.
+        joinDuplicateHeaders: true
+      }, gateway.handle)
       server.on('upgrade', gateway.handleUpgrade)
       return server
     }

@@ -35,7 +35,10 @@ export function normalizeHost (raw: string | undefined): string {
   let host = raw
   if (host.charCodeAt(0) === 91 /* [ */) return ''
   const colon = host.indexOf(':')
-  if (colon !== -1) host = host.slice(0, colon)
+  if (colon !== -1) {
+    if (!validPort(host, colon + 1)) return ''
+    host = host.slice(0, colon)
+  }
   if (host.charCodeAt(host.length - 1) === 46 /* . */) host = host.slice(0, -1)
   if (host.length === 0 || host.length > 253) return ''
   host = host.toLowerCase()
@@ -45,6 +48,19 @@ export function normalizeHost (raw: string | undefined): string {
     if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45 || c === 46)) return ''
   }
   return host
+}
+
+/** Digits only, 1..65535. */
+function validPort (s: string, from: number): boolean {
+  const n = s.length - from
+  if (n < 1 || n > 5) return false
+  let v = 0
+  for (let i = from; i < s.length; i++) {
+    const c = s.charCodeAt(i) - 48
+    if (c < 0 || c > 9) return false
+    v = v * 10 + c
+  }
+  return v >= 1 && v <= 65535
 }
 
 /** Parses a canonical PR number: digits, no leading zero, 1..2^31-1. Returns 0 if not one. */
