@@ -110,3 +110,37 @@ export async function waitFor<T> (fn: () => T | Promise<T>, timeout = 10_000, wh
 export function alive (pid: number): boolean {
   try { process.kill(pid, 0); return true } catch { return false }
 }
+
+/** Sends a raw HTTP/1.1 request (for headers clients refuse to send) and reads to close. */
+export function rawHttp (port: number, head: string): Promise<{ status: number, headers: Record<string, string>, body: string }> {
+  return new Promise((resolve, reject) => {
+    import('node:net').then(({ connect }) => {
+      const sock = connect(port, '127.0.0.1')
+      let data = ''
+      sock.setEncoding('latin1')
+      sock.on('data', d => { data += d })
+      sock.on('error', reject)
+      sock.on('close', () => {
+        const [h, ...rest] = data.split('\r\n\r\n')
+        const lines = h.split('\r\n')
+        const headers: Record<string, string> = {}
+        for (const l of lines.slice(1)) { const i = l.indexOf(':'); headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim() }
+        let body = rest.join('\r\n\r\n')
+        if (headers['transfer-encoding'] === 'chunked') {
+          let out = ''
+          let i = 0
+          for (;;) {
+            const nl = body.indexOf('\r\n', i)
+            const size = parseInt(body.slice(i, nl), 16)
+            if (!size) break
+            out += body.slice(nl + 2, nl + 2 + size)
+            i = nl + 2 + size + 2
+          }
+          body = out
+        }
+        resolve({ status: Number(lines[0].split(' ')[1]), headers, body })
+      })
+      sock.write(head)
+    }, reject)
+  })
+}

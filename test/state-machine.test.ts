@@ -1,0 +1,101 @@
+import t from 'tap'
+import { transition, initialState, type MachineState, type LifecycleEvent } from '../src/lifecycle/machine.js'
+
+const run = (s: MachineState, ...evs: LifecycleEvent[]) => {
+  let cur = s
+  const effects: string[] = []
+  for (const ev of evs) {
+    const r = transition(cur, ev, 1000, 100)
+    cur = r.next
+    effects.push(...r.effects.map(e => e.type))
+  }
+  return { s: cur, effects }
+}
+
+t.test('asleep → waking → running → stopping → asleep', async t => {
+  let r = run(initialState(), { type: 'wake', cause: 'request' })
+  t.equal(r.s.state, 'waking')
+  t.equal(r.s.generation, 1)
+  t.same(r.effects, ['start-task'])
+  r = run(r.s, { type: 'wake', cause: 'request' })
+  t.equal(r.s.generation, 1, 'a second wake while waking starts nothing (single flight)')
+  t.same(r.effects, [])
+  r = run(r.s, { type: 'ready' })
+  t.equal(r.s.state, 'running')
+  t.same(r.effects, ['release-waiters'])
+  r = run(r.s, { type: 'idle' })
+  t.equal(r.s.state, 'stopping')
+  t.same(r.effects, ['drop-route', 'stop-task'])
+  r = run(r.s, { type: 'stopped' })
+  t.equal(r.s.state, 'asleep')
+})
+
+t.test('wake while stopping starts again once stopped', async t => {
+  const r = run(initialState(), { type: 'wake', cause: 'x' }, { type: 'ready' }, { type: 'idle' }, { type: 'wake', cause: 'x' }, { type: 'stopped' })
+  t.equal(r.s.state, 'waking')
+  t.equal(r.s.generation, 2)
+  t.equal(r.effects.filter(e => e === 'start-task').length, 2)
+})
+
+t.test('failure keeps the reason and refuses wakes inside the backoff', async t => {
+  let r = run(initialState(), { type: 'wake', cause: 'x' }, { type: 'wake-failed', reason: 'exit 3' })
+  t.equal(r.s.state, 'failed')
+  t.equal(r.s.reason, 'exit 3')
+  t.same(r.effects, ['start-task', 'stop-task', 'fail-waiters'])
+  const inside = transition(r.s, { type: 'wake', cause: 'x' }, 1050, 100)
+  t.notOk(inside.changed, 'no restart inside the backoff')
+  const after = transition(r.s, { type: 'wake', cause: 'x' }, 1100, 100)
+  t.equal(after.next.state, 'waking', 'restart after it')
+  r = { s: after.next, effects: [] }
+  t.equal(r.s.reason, '')
+})
+
+t.test('task lost while running re-wakes with a new generation', async t => {
+  const r = run(initialState(), { type: 'wake', cause: 'x' }, { type: 'ready' }, { type: 'task-lost', reason: 'refused' })
+  t.equal(r.s.state, 'waking')
+  t.equal(r.s.generation, 2)
+  t.same(r.effects.slice(-3), ['drop-route', 'stop-task', 'start-task'])
+})
+
+t.test('destroy from any state stops tasks and is final', async t => {
+  for (const evs of [[], [{ type: 'wake', cause: 'x' }], [{ type: 'wake', cause: 'x' }, { type: 'ready' }]] as LifecycleEvent[][]) {
+    const r = run(initialState(), ...evs, { type: 'destroy' })
+    t.equal(r.s.state, 'destroyed')
+    t.equal(r.effects.includes('stop-task'), evs.length > 0)
+    const after = transition(r.s, { type: 'wake', cause: 'x' }, 5000, 0)
+    t.notOk(after.changed, 'a destroyed env never wakes')
+  }
+})
+
+t.test('redeploy: pending generation, switch, supersede, failure keeps the old one', async t => {
+  let r = run(initialState(), { type: 'wake', cause: 'x' }, { type: 'ready' }, { type: 'redeploy' })
+  t.equal(r.s.state, 'running')
+  t.equal(r.s.pending, 2)
+  t.equal(r.effects.at(-1), 'start-pending')
+  r = run(r.s, { type: 'redeploy' })
+  t.equal(r.s.pending, 3, 'a newer push supersedes the pending one')
+  t.same(r.effects, ['cancel-pending', 'start-pending'])
+  const stale = transition(r.s, { type: 'pending-ready', generation: 2 }, 0, 0)
+  t.notOk(stale.changed, 'a superseded generation never switches')
+  r = run(r.s, { type: 'pending-ready', generation: 3 })
+  t.equal(r.s.pending, 0)
+  t.same(r.effects, ['switch'])
+  r = run(r.s, { type: 'redeploy' }, { type: 'pending-failed', generation: 4, reason: 'health' })
+  t.equal(r.s.state, 'running', 'old generation keeps serving')
+  t.equal(r.s.reason, 'health')
+  t.equal(r.effects.at(-1), 'cancel-pending')
+})
+
+t.test('sleep while a redeploy is pending cancels it', async t => {
+  const r = run(initialState(), { type: 'wake', cause: 'x' }, { type: 'ready' }, { type: 'redeploy' }, { type: 'sleep', cause: 'admin' })
+  t.equal(r.s.state, 'stopping')
+  t.equal(r.s.pending, 0)
+  t.ok(r.effects.includes('cancel-pending'))
+})
+
+t.test('adopt makes an asleep env running without a start', async t => {
+  const r = run(initialState(), { type: 'adopt', generation: 7 })
+  t.equal(r.s.state, 'running')
+  t.equal(r.s.generation, 7)
+  t.notOk(r.effects.includes('start-task'))
+})
