@@ -44,12 +44,11 @@ const server = createServer((req, res) => {
     return res.end(JSON.stringify({ ...info, headers: req.headers, url: req.url }))
   }
   if (url.pathname === '/echo') {
-    // Streams the request body back, hashing it on the way.
+    // Streams the request body back as it arrives, with its checksum as a trailer.
     const hash = createHash('sha256')
-    let bytes = 0
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-pr': info.pr })
-    req.on('data', (c) => { hash.update(c); bytes += c.length; res.write(c) })
-    req.on('end', () => res.end())
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-pr': info.pr, trailer: 'x-sha256' })
+    req.on('data', (c) => { hash.update(c); res.write(c) })
+    req.on('end', () => { res.addTrailers({ 'x-sha256': hash.digest('hex') }); res.end() })
     return
   }
   if (url.pathname === '/bytes') {

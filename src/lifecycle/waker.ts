@@ -63,7 +63,7 @@ export async function runWake (job: WakeJob): Promise<WakeOutcome> {
   // 2. Until the readiness probe passes; the task may still die meanwhile.
   job.onPhase('health', job.health.tcp ? `connecting to port ${endpoint.port}` : `checking ${job.health.path ?? '/'}`)
   const target = { host: endpoint.host, port: endpoint.port, path: job.health.tcp ? undefined : (job.health.path ?? '/'), hostHeader: job.hostHeader }
-  let lastReason = ''
+  let lastReason: string
   let lastStatusAt = Date.now()
   for (let attempt = 0; ; attempt++) {
     const res = await probeOnce(target, Math.max(100, Math.min(2000, job.deadline - Date.now())))
