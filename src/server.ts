@@ -10,6 +10,7 @@ import { createBackend } from './backends/index.js'
 import type { Store } from './stores/store.js'
 import { MemoryStore } from './stores/memory.js'
 import { EnvManager } from './lifecycle/manager.js'
+import type { Env } from './lifecycle/env.js'
 import { Gateway } from './proxy/gateway.js'
 import { messagePage } from './proxy/pages.js'
 import { catalogue } from './errors.js'
@@ -118,14 +119,24 @@ async function shutdown (wg: Wakegate, grace: number): Promise<void> {
   const closed = new Promise<void>(resolve => server.close(() => resolve()))
   server.closeIdleConnections()
   const deadline = Date.now() + grace
-  while (Date.now() < deadline) {
-    let inflight = 0
-    for (const env of manager.active) inflight += env.inflight
-    if (inflight === 0 && gateway.upgrades.tunnels.size === 0) break
+  const upstreamsOf = (env: Env) => [env.route, ...[...env.draining].map(d => d.upstream)]
+  const inflight = () => {
+    let n = 0
+    for (const env of manager.active) {
+      n += env.inflight
+      for (const up of upstreamsOf(env)) if (up) n -= up.sse.size // event streams do not end by themselves
+    }
+    return n
+  }
+  while (Date.now() < deadline && inflight() > 0) {
     server.closeIdleConnections()
     await new Promise(resolve => setTimeout(resolve, 25))
   }
-  gateway.upgrades.closeAll()
+  // Requests are answered (or the grace is over): WebSockets get 1001, event streams end.
+  gateway.upgrades.closeAll(1001)
+  for (const env of manager.active) for (const up of upstreamsOf(env)) if (up) for (const s of up.sse) s.endCleanly()
+  const flushBy = Date.now() + 1000
+  while (gateway.upgrades.tunnels.size > 0 && Date.now() < flushBy) await new Promise(resolve => setTimeout(resolve, 25))
   server.closeAllConnections()
   await closed
   await wg.adminApp?.close()

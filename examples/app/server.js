@@ -67,6 +67,14 @@ const server = createServer((req, res) => {
     }
     return pump()
   }
+  if (url.pathname === '/events') {
+    // Server-sent events: the task's SHA every 100 ms, until the client goes.
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' })
+    const timer = setInterval(() => res.write(`data: ${info.sha}\n\n`), 100)
+    res.write(`data: ${info.sha}\n\n`)
+    req.on('close', () => clearInterval(timer))
+    return
+  }
   if (url.pathname === '/slow') {
     const ms = Number(url.searchParams.get('ms') || 1000)
     setTimeout(() => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end(`slept ${ms}\n`) }, ms)

@@ -34,6 +34,12 @@ export function envView (env: Env) {
     generation: env.m.generation,
     task: env.task?.id,
     upstream: env.route?.origin,
+    runningSha: env.runningSha || undefined,
+    generations: [
+      ...(env.route ? [{ generation: env.route.generation, role: 'current', sha: env.runningSha, task: env.task?.id, upstream: env.route.origin, inflight: env.route.inflight, streams: env.route.streams }] : []),
+      ...(env.m.pending ? [{ generation: env.m.pending, role: 'pending', sha: env.pendingSha, task: env.pendingTask?.id }] : []),
+      ...[...env.draining].map(d => ({ generation: d.generation, role: 'draining', task: d.task?.id, upstream: d.upstream.origin, inflight: d.upstream.inflight, streams: d.upstream.streams, since: new Date(d.since).toISOString() }))
+    ],
     reason: env.m.reason || undefined,
     lastSeen: new Date(env.lastSeen).toISOString(),
     readyAt: env.readyAt ? new Date(env.readyAt).toISOString() : undefined,
@@ -110,6 +116,16 @@ export function createAdmin (deps: AdminDeps): FastifyInstance {
     if (!manager.apps.has(name)) return reply.code(404).send({ error: 'WAKEGATE_UNKNOWN_APP', message: `No app named ${name}.` })
     const env = manager.register(name, pr, { branch, sha, title, source: 'admin' })
     reply.code(201)
+    return envView(env)
+  })
+
+  app.post<{ Params: { app: string, pr: string }, Body: { sha?: string } | undefined }>('/api/envs/:app/:pr/redeploy', {
+    schema: { body: { type: ['object', 'null'], additionalProperties: false, properties: { sha: { type: 'string', minLength: 1, maxLength: 64 } } } }
+  }, async (req, reply) => {
+    const env = findEnv(req, reply)
+    if (!env) return
+    manager.redeploy(env, req.body?.sha, 'admin')
+    reply.code(202)
     return envView(env)
   })
 

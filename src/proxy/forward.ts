@@ -14,6 +14,16 @@ export interface ForwardHost {
   upstreamFailed (fwd: Forward, err: NodeJS.ErrnoException): void
 }
 
+/** content-type: text/event-stream among raw response headers. */
+function isEventStream (raw: Buffer[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length === 12 && raw[i].toString('latin1').toLowerCase() === 'content-type') {
+      return raw[i + 1].toString('latin1').toLowerCase().startsWith('text/event-stream')
+    }
+  }
+  return false
+}
+
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 
 export class Forward implements Dispatcher.DispatchHandler {
@@ -82,7 +92,25 @@ export class Forward implements Dispatcher.DispatchHandler {
     }
     res.writeHead(statusCode, statusText, forwardResponseHeaders(rawHeaders, add))
     this.resumeFn = resume
+    if (isEventStream(rawHeaders)) {
+      // A server-sent event stream is a long-lived stream: activity while open, ended
+      // cleanly (not cut) when its generation finishes draining.
+      this.sse = true
+      this.env.streams++
+      this.upstream.streams++
+      this.upstream.sse.add(this)
+    }
     return true
+  }
+
+  private sse = false
+
+  /** Ends an event stream as a clean end of response; the client's EventSource reconnects. */
+  endCleanly (): void {
+    if (this.done) return
+    this.abortFn?.(new Error('stream ended by drain'))
+    this.finish()
+    this.res.end()
   }
 
   private resumeFn: (() => void) | null = null
@@ -112,7 +140,9 @@ export class Forward implements Dispatcher.DispatchHandler {
     if (!first) return
     if (this.responded) {
       // Mid-body failure: the status is already out, so cut the connection to signal it.
-      this.res.destroy(err)
+      // An event stream has no length to violate: end it cleanly so the client reconnects.
+      if (this.sse) this.res.end()
+      else this.res.destroy(err)
       return
     }
     if (this.res.destroyed || this.res.writableEnded) return
@@ -127,5 +157,10 @@ export class Forward implements Dispatcher.DispatchHandler {
     env.inflight--
     this.upstream.inflight--
     env.lastSeen = Date.now()
+    if (this.sse) {
+      env.streams--
+      this.upstream.streams--
+      this.upstream.sse.delete(this)
+    }
   }
 }

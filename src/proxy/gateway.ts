@@ -47,6 +47,11 @@ export class Gateway implements ForwardHost {
     this.appendForwarded = config.proxy.xForwarded === 'append'
     this.cold = new ColdPath(this, new ClientClassifier(config.proxy.previewBots))
     this.upgrades = new UpgradeProxy(this)
+    // End of a drain: long streams on the old generation are told to reconnect.
+    manager.on('drain-timeout', (_env: Env, upstream: Upstream) => {
+      this.upgrades.closeUpstream(upstream, 1012)
+      for (const s of upstream.sse) s.endCleanly()
+    })
   }
 
   /** The 'request' listener of the public server. */
@@ -83,6 +88,8 @@ export class Gateway implements ForwardHost {
 
   forward (req: IncomingMessage, res: ServerResponse, env: Env, route: Upstream, waited: number, attempt = 0): void {
     this.counters.proxied++
+    // A route handed out before a switch: use the current one rather than a pool being closed.
+    if (route.closed && env.route !== null) route = env.route
     new Forward(this, req, res, env, route, waited, attempt).start()
   }
 

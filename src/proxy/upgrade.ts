@@ -8,12 +8,16 @@ import { catalogue, type ErrorCode } from '../errors.js'
 import { forwardRequestHeaders } from './headers.js'
 import type { Gateway } from './gateway.js'
 import type { Upstream } from './upstream.js'
+import { FrameTracker, closeFrame } from './ws-frames.js'
 
 export interface Tunnel {
   env: Env
   upstream: Upstream
   client: Duplex
   server: Socket
+  frames: FrameTracker
+  /** Set once the gateway decided to end this tunnel with a close frame. */
+  closing: number
 }
 
 export class UpgradeProxy {
@@ -28,7 +32,19 @@ export class UpgradeProxy {
     const m = gw.router.match(req.headers.host)
     if (m === null) { reject(client, 'WAKEGATE_UNKNOWN_HOST'); return }
     const env = gw.manager.envs.get(m.key) ?? gw.manager.lookup(m.app, m.pr)
-    if (env === undefined) { reject(client, 'WAKEGATE_UNKNOWN_PR'); return }
+    if (env === undefined) {
+      if (!gw.manager.prResolver) { reject(client, 'WAKEGATE_UNKNOWN_PR'); return }
+      gw.manager.resolveUnknown(m.app, m.pr).then(found => {
+        if (found) this.handleEnv(req, client, head, found)
+        else reject(client, 'WAKEGATE_UNKNOWN_PR')
+      }, () => reject(client, 'WAKEGATE_UNKNOWN_PR'))
+      return
+    }
+    this.handleEnv(req, client, head, env)
+  }
+
+  private handleEnv (req: IncomingMessage, client: Duplex, head: Buffer, env: Env): void {
+    const gw = this.gw
     if (gw.shuttingDown) { reject(client, 'WAKEGATE_SHUTTING_DOWN'); return }
     if (env.route && env.state === 'running') { this.pipe(req, client, head, env, env.route); return }
     if (env.state === 'destroyed') { reject(client, 'WAKEGATE_ENV_DESTROYED'); return }
@@ -56,7 +72,7 @@ export class UpgradeProxy {
     let lines = `${req.method} ${req.url} HTTP/1.1\r\n`
     for (let i = 0; i < headers.length; i += 2) lines += `${headers[i]}: ${headers[i + 1]}\r\n`
     const server = connect({ host: upstream.host, port: upstream.port })
-    const tunnel: Tunnel = { env, upstream, client, server }
+    const tunnel: Tunnel = { env, upstream, client, server, frames: new FrameTracker(), closing: 0 }
     let open = true
     env.streams++
     upstream.streams++
@@ -68,16 +84,24 @@ export class UpgradeProxy {
       upstream.streams--
       env.lastSeen = Date.now()
       this.tunnels.delete(tunnel)
-      client.destroy()
+      // A tunnel being closed with a close frame lets the client socket finish on its own.
+      if (!tunnel.closing) client.destroy()
       server.destroy()
     }
     server.setNoDelay(true)
     server.once('connect', () => {
       server.write(lines + '\r\n')
       if (head.length) server.write(head)
-      server.pipe(client)
       client.pipe(server)
     })
+    // Upstream → client by hand, following frame boundaries so a close frame can be slipped in.
+    server.on('data', (chunk: Buffer) => {
+      env.lastSeen = Date.now()
+      if (tunnel.closing) { this.finishClose(tunnel, chunk); return }
+      tunnel.frames.consume(chunk)
+      if (!client.write(chunk)) server.pause()
+    })
+    client.on('drain', () => server.resume())
     server.once('error', (err: NodeJS.ErrnoException) => {
       if (server.bytesRead === 0 && open) {
         gw.log.warn({ env: env.key, code: err.code }, 'upgrade: upstream unreachable')
@@ -86,15 +110,48 @@ export class UpgradeProxy {
       }
       close()
     })
-    // Bytes moving on a long-lived tunnel are activity too.
-    server.on('data', () => { env.lastSeen = Date.now() })
     server.once('close', close)
     client.once('close', close)
   }
 
-  /** Destroy every tunnel (shutdown after the grace period). */
-  closeAll (): void {
-    for (const t of this.tunnels) { t.client.destroy(); t.server.destroy() }
+  /**
+   * Ends a tunnel the way a server going away should: a WebSocket close frame with `code`
+   * (1012 service restart on drain, 1001 going away on shutdown) at a frame boundary.
+   */
+  closeTunnel (t: Tunnel, code: number): void {
+    if (t.closing) return
+    t.closing = code
+    if (!t.frames.upgraded || t.frames.atBoundary) { this.sendClose(t); return }
+    // Mid-frame: let the frame finish (finishClose), but not wait for it forever.
+    setTimeout(() => { if (this.tunnels.has(t)) this.sendClose(t) }, 2000).unref()
+  }
+
+  private finishClose (t: Tunnel, chunk: Buffer): void {
+    if (!this.tunnels.has(t) || t.frames.atBoundary) return
+    const upTo = t.frames.consume(chunk, true)
+    t.client.write(upTo === chunk.length ? chunk : chunk.subarray(0, upTo))
+    if (t.frames.atBoundary) this.sendClose(t)
+  }
+
+  private sendClose (t: Tunnel): void {
+    t.server.pause()
+    t.server.unpipe?.()
+    t.client.unpipe(t.server)
+    if (t.frames.upgraded && t.client.writable) t.client.end(closeFrame(t.closing, t.closing === 1012 ? 'service restart' : 'going away'))
+    else t.client.end()
+    t.server.destroy()
+    // Give the client a moment to answer the close before the socket goes.
+    setTimeout(() => t.client.destroy(), 1000).unref()
+  }
+
+  /** Tunnels to one upstream (the old generation at the end of its drain). */
+  closeUpstream (upstream: Upstream, code: number): void {
+    for (const t of this.tunnels) if (t.upstream === upstream) this.closeTunnel(t, code)
+  }
+
+  /** Every tunnel, with `code` (shutdown). */
+  closeAll (code = 1001): void {
+    for (const t of this.tunnels) this.closeTunnel(t, code)
   }
 }
 

@@ -12,6 +12,8 @@ export class Upstream {
   /** Requests and streams currently using this upstream (drain waits for 0). */
   inflight = 0
   streams = 0
+  /** Server-sent event responses in flight, ended cleanly when this upstream drains. */
+  readonly sse = new Set<{ endCleanly (): void }>()
   closed = false
 
   constructor (readonly host: string, readonly port: number, readonly generation: number, opts: UpstreamOptions) {
