@@ -113,7 +113,7 @@ export const Config = Type.Object({
     shutdownGrace: Duration('Time in-flight requests get on shutdown', '10s')
   }, { additionalProperties: false, default: {} }),
   apps: Type.Array(App, { minItems: 1 })
-}, { additionalProperties: false, $id: 'https://wakegate.dev/schema/wakegate.schema.json', title: 'wakegate configuration' })
+}, { additionalProperties: false, title: 'wakegate configuration' })
 
 export type ConfigInput = Static<typeof Config>
 export type AppInput = Static<typeof App>
