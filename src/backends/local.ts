@@ -1,7 +1,7 @@
 // Runs each task as a child process group on a free loopback port. The embedded default:
 // what the quick start and the tests use.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, fstatSync } from 'node:fs'
+import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, fstatSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -78,8 +78,11 @@ export class LocalBackend implements Backend {
   private tasks = new Map<string, LocalTask>()
   private seq = 0
   private readonly logDir: string
+  /** A log dir wakegate made itself is removed on close; a configured one is kept. */
+  private readonly ownLogDir: boolean
 
   constructor (private readonly opts: LocalBackendOptions) {
+    this.ownLogDir = !opts.logDir
     this.logDir = opts.logDir ?? mkdtempSync(join(tmpdir(), `wakegate-${opts.app}-`))
     mkdirSync(this.logDir, { recursive: true })
     installExitHook()
@@ -172,5 +175,6 @@ export class LocalBackend implements Backend {
 
   async close (): Promise<void> {
     await Promise.all([...this.tasks.values()].map(t => this.stop(t.ref, 'gateway shutdown')))
+    if (this.ownLogDir) rmSync(this.logDir, { recursive: true, force: true })
   }
 }
