@@ -2,7 +2,7 @@
 // shuts them down in order.
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { ResolvedConfig } from './config/load.js'
 import type { Backend } from './backends/backend.js'
@@ -53,7 +53,7 @@ export async function createWakegate (config: ResolvedConfig, opts: WakegateOpti
   let server!: Server
   const publicApp = Fastify({
     loggerInstance: log.child({ listener: 'public' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     serverFactory: (fastifyHandler) => {
       gateway = new Gateway(config, manager, log, fastifyHandler)
       server = createServer({

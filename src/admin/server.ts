@@ -1,7 +1,7 @@
 // The operator listener: JSON API, /metrics, /healthz, /readyz. Bearer-token auth when a
 // token is configured (required off loopback).
 import { timingSafeEqual } from 'node:crypto'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { EnvManager } from '../lifecycle/manager.js'
@@ -61,7 +61,7 @@ function tokenMatches (header: string | undefined, token: string): boolean {
 
 export function createAdmin (deps: AdminDeps): FastifyInstance {
   const { manager } = deps
-  const app = Fastify({ loggerInstance: deps.log.child({ listener: 'admin' }) as FastifyBaseLogger, disableRequestLogging: true })
+  const app = Fastify({ loggerInstance: deps.log.child({ listener: 'admin' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) })
 
   app.addHook('onRequest', async (req, reply) => {
     if (!deps.token || req.url === '/healthz' || req.url === '/readyz') return
