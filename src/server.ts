@@ -1,7 +1,7 @@
 // Wires config, store, backends, lifecycle, the public gateway and the admin listener, and
 // shuts them down in order.
 import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { Server as NetServer, type AddressInfo, type Socket } from 'node:net'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { ResolvedConfig } from './config/load.js'
@@ -35,6 +35,8 @@ export interface Wakegate {
   publicApp: FastifyInstance
   adminApp: FastifyInstance | undefined
   server: Server
+  /** Open client connections of the public listener (shutdown waits for them). */
+  connections: Set<Socket>
   /** http://host:port of the public listener (after listen). */
   url: string
   adminUrl: string | undefined
@@ -51,6 +53,7 @@ export async function createWakegate (config: ResolvedConfig, opts: WakegateOpti
 
   let gateway!: Gateway
   let server!: Server
+  const connections = new Set<Socket>()
   const publicApp = Fastify({
     loggerInstance: log.child({ listener: 'public' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -63,6 +66,10 @@ export async function createWakegate (config: ResolvedConfig, opts: WakegateOpti
         joinDuplicateHeaders: true
       }, gateway.handle)
       server.on('upgrade', gateway.handleUpgrade)
+      server.on('connection', (sock: Socket) => {
+        connections.add(sock)
+        sock.once('close', () => connections.delete(sock))
+      })
       return server
     }
   })
@@ -84,7 +91,7 @@ export async function createWakegate (config: ResolvedConfig, opts: WakegateOpti
     : undefined
 
   const wg: Wakegate = {
-    config, log, store, manager, gateway, publicApp, adminApp, server,
+    config, log, store, manager, gateway, publicApp, adminApp, server, connections,
     url: '',
     adminUrl: undefined,
     async listen () {
@@ -107,18 +114,24 @@ export async function createWakegate (config: ResolvedConfig, opts: WakegateOpti
 }
 
 /**
- * Graceful shutdown: stop accepting, let in-flight requests finish (up to `grace`), close
- * idle keep-alive connections and tunnels, then close the backends (local stops its
- * processes; ECS leaves tasks for the next gateway to adopt).
+ * Graceful shutdown: stop accepting new connections; requests arriving on open ones are
+ * still served, with `Connection: close`, so clients move on (behind a load balancer, to
+ * the next gateway) without an error. Once no request is in flight and the connections had
+ * a moment to finish (or `grace` is over), idle connections are closed, WebSockets get 1001,
+ * and the backends are closed (local stops its processes; ECS leaves tasks for the next
+ * gateway to adopt).
  */
 async function shutdown (wg: Wakegate, grace: number): Promise<void> {
   const { gateway, server, manager, log } = wg
   if (gateway.shuttingDown) return
   gateway.shuttingDown = true
   log.info('shutting down')
-  const closed = new Promise<void>(resolve => server.close(() => resolve()))
-  server.closeIdleConnections()
-  const deadline = Date.now() + grace
+  // net.Server#close: stop listening without http.Server's immediate closing of idle
+  // keep-alive connections, which races with requests clients are sending on them.
+  const closed = new Promise<void>(resolve => NetServer.prototype.close.call(server, () => resolve()))
+  const started = Date.now()
+  const deadline = started + grace
+  const settle = Math.min(grace, 1000)
   const upstreamsOf = (env: Env) => [env.route, ...[...env.draining].map(d => d.upstream)]
   const inflight = () => {
     let n = 0
@@ -128,10 +141,10 @@ async function shutdown (wg: Wakegate, grace: number): Promise<void> {
     }
     return n
   }
-  while (Date.now() < deadline && inflight() > 0) {
-    server.closeIdleConnections()
+  while (Date.now() < deadline && wg.connections.size > 0 && (inflight() > 0 || Date.now() - started < settle)) {
     await new Promise(resolve => setTimeout(resolve, 25))
   }
+  server.closeIdleConnections()
   // Requests are answered (or the grace is over): WebSockets get 1001, event streams end.
   gateway.upgrades.closeAll(1001)
   for (const env of manager.active) for (const up of upstreamsOf(env)) if (up) for (const s of up.sse) s.endCleanly()

@@ -3,10 +3,10 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { request } from 'undici'
+import { request, Agent } from 'undici'
 import { ROOT, EXAMPLE_COMMAND, alive, waitFor } from './support/harness.js'
 
-t.test('SIGTERM: in-flight requests finish, task processes are stopped, exit code 0', async t => {
+function configFile (): string {
   const dir = mkdtempSync(join(tmpdir(), 'wakegate-shutdown-'))
   const file = join(dir, 'wakegate.yaml')
   writeFileSync(file, `
@@ -20,12 +20,21 @@ apps:
     anyPr: true
     backend: { kind: local, command: ${JSON.stringify(EXAMPLE_COMMAND)}, stopGrace: 2s }
 `)
-  const child = spawn(process.execPath, ['--import=tsx', join(ROOT, 'src/cli.ts'), 'serve', '--config', file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  return file
+}
+
+async function spawnGateway () {
+  const child = spawn(process.execPath, ['--import=tsx', join(ROOT, 'src/cli.ts'), 'serve', '--config', configFile()], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   child.stdout.on('data', d => { out += d })
   child.stderr.on('data', d => { out += d })
   const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
   const url = await waitFor(() => /"url":"(http:\/\/[^"]+)"/.exec(out)?.[1], 20_000, 'gateway listening')
+  return { child, exited, url }
+}
+
+t.test('SIGTERM: in-flight requests finish, task processes are stopped, exit code 0', async t => {
+  const { child, exited, url } = await spawnGateway()
 
   const pids: number[] = []
   for (const pr of [1, 2]) {
@@ -44,4 +53,44 @@ apps:
   await waitFor(() => pids.every(p => !alive(p)), 5000, 'tasks gone')
   t.ok(pids.every(p => !alive(p)), 'no orphan task processes')
   await t.rejects(request(`${url}/info`, { headers: { host: 'pr-1.review.test' } }), 'no longer accepting')
+})
+
+t.test('SIGTERM under keep-alive load: 0 failed in-flight requests, exit code 0', async t => {
+  const { child, exited, url } = await spawnGateway()
+  const agent = new Agent({ connections: 30, keepAliveTimeout: 30_000 })
+  t.teardown(() => agent.close())
+  await (await request(`${url}/info`, { headers: { host: 'pr-1.review.test' }, dispatcher: agent })).body.text()
+  let ok = 0
+  let bad = 0
+  let refused = 0
+  const errors: string[] = []
+  let stop = false
+  const client = async () => {
+    while (!stop) {
+      try {
+        const res = await request(`${url}/slow?ms=20`, { headers: { host: 'pr-1.review.test' }, dispatcher: agent })
+        await res.body.text()
+        if (res.statusCode === 200) ok++
+        else { bad++; errors.push(`status ${res.statusCode}`) }
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? ''
+        // A new connection after the listener closed: not an in-flight request.
+        if (code === 'ECONNREFUSED') { refused++; return }
+        bad++
+        errors.push(`${code} ${(err as Error).message}`)
+        return
+      }
+    }
+  }
+  const load = Promise.all(Array.from({ length: 30 }, client))
+  await waitFor(() => ok > 300, 20_000, 'load running')
+  child.kill('SIGTERM')
+  const code = await exited
+  stop = true
+  await load
+  t.equal(code, 0, 'exit code 0')
+  t.same(errors, [], 'no request failed')
+  t.equal(bad, 0)
+  t.ok(refused > 0, 'afterwards new connections are refused')
+  t.ok(ok > 300, `${ok} requests served`)
 })

@@ -73,7 +73,9 @@ export class Gateway implements ForwardHost {
 
   private handleEnv (req: IncomingMessage, res: ServerResponse, env: Env): void {
     const route = env.route
-    if (route !== null && !this.shuttingDown && req.url !== EVENTS_PATH) {
+    if (route !== null && req.url !== EVENTS_PATH) {
+      // Shutting down: still serve what arrives on open connections, but close them after.
+      if (this.shuttingDown) res.shouldKeepAlive = false
       this.counters.proxied++
       new Forward(this, req, res, env, route, -1, 0).start()
       return
