@@ -81,7 +81,6 @@ function applyEnvOverrides (raw: Record<string, any>, env: NodeJS.ProcessEnv): v
     const v = env[name]
     if (v !== undefined && v !== '') setIn(raw, keys, conv(v))
   }
-  if (env.WAKEGATE_REDIS_URL) raw.store = { kind: 'redis', url: env.WAKEGATE_REDIS_URL }
 }
 
 function schemaProblems (schema: TSchema, value: unknown, prefix: string): Problem[] {

@@ -97,10 +97,9 @@ export const Config = Type.Object({
     token: Type.Optional(Type.String({ minLength: 8, description: 'Bearer token for the admin listener; required unless it binds to loopback' })),
     enabled: Type.Boolean({ default: true })
   }, { additionalProperties: false, default: {} }),
-  store: Type.Union([
-    Type.Object({ kind: Type.Literal('memory') }, { additionalProperties: false }),
-    Type.Object({ kind: Type.Literal('redis'), url: Type.String({ pattern: '^rediss?://' }), prefix: Type.String({ default: 'wakegate:' }) }, { additionalProperties: false })
-  ], { default: { kind: 'memory' } }),
+  store: Type.Object({
+    kind: Type.Literal('memory', { description: 'memory: one gateway process owns the lifecycle (use workers to use more cores)' })
+  }, { additionalProperties: false, default: { kind: 'memory' } }),
   log: Type.Object({
     level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' })
   }, { additionalProperties: false, default: {} }),
