@@ -8,6 +8,7 @@ import type { EnvManager } from '../lifecycle/manager.js'
 import type { Env } from '../lifecycle/env.js'
 import type { Store } from '../stores/store.js'
 import { parsePr } from '../routing/template.js'
+import { registerDashboard } from './dashboard.js'
 
 export interface AdminDeps {
   manager: EnvManager
@@ -64,7 +65,8 @@ export function createAdmin (deps: AdminDeps): FastifyInstance {
   const app = Fastify({ loggerInstance: deps.log.child({ listener: 'admin' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) })
 
   app.addHook('onRequest', async (req, reply) => {
-    if (!deps.token || req.url === '/healthz' || req.url === '/readyz') return
+    // The dashboard page holds no data; it asks for the token and sends it with every call.
+    if (!deps.token || req.url === '/healthz' || req.url === '/readyz' || req.url === '/') return
     if (!tokenMatches(req.headers.authorization, deps.token)) {
       reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'WAKEGATE_UNAUTHORIZED', message: 'Authentication required.' })
     }
@@ -83,6 +85,7 @@ export function createAdmin (deps: AdminDeps): FastifyInstance {
   })
 
   app.get('/api/envs', async () => ({ envs: [...manager.envs.values()].map(envView) }))
+  registerDashboard(app, manager, key => { const env = manager.envs.get(key); return env && envView(env) })
 
   const findEnv = (req: FastifyRequest<{ Params: { app: string, pr: string } }>, reply: FastifyReply): Env | undefined => {
     const pr = parsePr(req.params.pr)

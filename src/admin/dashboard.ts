@@ -1,0 +1,99 @@
+// The operator dashboard: one static page that reads /api/envs and follows /api/events
+// (server-sent events, read with fetch so the bearer token can be sent).
+import type { FastifyInstance } from 'fastify'
+import type { EnvManager } from '../lifecycle/manager.js'
+import type { EnvEvent } from '../lifecycle/env.js'
+
+const PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="robots" content="noindex"><title>wakegate</title><style>
+body{font:14px/1.45 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1f2328}
+header{padding:.8rem 1.5rem;background:#24292f;color:#fff;display:flex;gap:1rem;align-items:center}
+header h1{font-size:1.1rem;margin:0}header span{opacity:.75}
+main{padding:1rem 1.5rem}table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #d0d7de}
+th,td{padding:.45rem .6rem;border-bottom:1px solid #eaeef2;text-align:left;vertical-align:top}th{background:#f6f8fa;font-weight:600}
+code{font:12px ui-monospace,monospace}.state{font-weight:600;padding:.1rem .45rem;border-radius:1rem;background:#eaeef2}
+.running{background:#dafbe1;color:#116329}.waking,.stopping{background:#fff8c5;color:#7d4e00}.failed{background:#ffebe9;color:#a40e26}
+.destroyed{background:#eaeef2;color:#57606a}button{font:inherit;font-size:12px;margin:0 .2rem .2rem 0;padding:.15rem .5rem;cursor:pointer}
+#log{white-space:pre-wrap;margin-top:1rem;background:#fff;border:1px solid #d0d7de;padding:.5rem;height:14rem;overflow:auto;font:12px ui-monospace,monospace}
+.reason{color:#a40e26;font-size:12px;max-width:28rem;white-space:pre-wrap}#auth{display:none;gap:.5rem}
+</style></head><body>
+<header><h1>wakegate</h1><span id="summary"></span><form id="auth"><input id="token" type="password" placeholder="admin token"><button>Use token</button></form></header>
+<main><table><thead><tr><th>Env</th><th>State</th><th>Title</th><th>Branch / SHA</th><th>Generations</th><th>Last seen</th><th>Up since</th><th></th></tr></thead><tbody id="envs"></tbody></table>
+<div id="log"></div></main>
+<script>
+(function(){
+  var token = localStorage.getItem('wakegate-token') || '';
+  var envs = {};
+  function hdrs(){ return token ? { authorization: 'Bearer ' + token } : {}; }
+  function esc(s){ return String(s == null ? '' : s).replace(/[&<>"']/g, function(c){ return '&#' + c.charCodeAt(0) + ';'; }); }
+  function ago(iso){ if(!iso) return ''; var s = Math.round((Date.now() - Date.parse(iso)) / 1000); return s < 60 ? s + ' s ago' : s < 3600 ? Math.round(s/60) + ' min ago' : Math.round(s/3600) + ' h ago'; }
+  function render(){
+    var keys = Object.keys(envs).sort(), rows = '', n = { running: 0 };
+    keys.forEach(function(k){
+      var e = envs[k]; n[e.state] = (n[e.state] || 0) + 1;
+      var gens = (e.generations || []).map(function(g){ return g.role + ' g' + g.generation + (g.inflight != null ? ' (' + g.inflight + ' req, ' + g.streams + ' streams)' : ''); }).join('<br>');
+      rows += '<tr data-key="' + esc(k) + '"><td><a href="' + esc(e.url) + '">' + esc(k) + '</a></td><td><span class="state ' + esc(e.state) + '">' + esc(e.state) + '</span>' +
+        (e.reason ? '<div class="reason">' + esc(e.reason) + '</div>' : '') + '</td><td>' + esc(e.title || '') + (e.author ? ' · ' + esc(e.author) : '') + '</td>' +
+        '<td><code>' + esc(e.branch) + '</code><br><code>' + esc(String(e.sha).slice(0, 12)) + '</code></td><td>' + gens + '</td><td>' + ago(e.lastSeen) + '</td><td>' + (e.state === 'running' ? ago(e.readyAt) : '') + '</td>' +
+        '<td>' + ['wake', 'sleep', 'redeploy', 'destroy'].map(function(a){ return '<button data-action="' + a + '">' + a + '</button>'; }).join('') + '</td></tr>';
+    });
+    document.getElementById('envs').innerHTML = rows;
+    document.getElementById('summary').textContent = keys.length + ' envs, ' + (n.running || 0) + ' running';
+  }
+  function log(line){ var el = document.getElementById('log'); el.textContent = line + '\\n' + el.textContent.slice(0, 20000); }
+  function load(){
+    return fetch('api/envs', { headers: hdrs() }).then(function(r){
+      if (r.status === 401) { document.getElementById('auth').style.display = 'flex'; throw new Error('token needed'); }
+      return r.json();
+    }).then(function(d){ envs = {}; d.envs.forEach(function(e){ envs[e.key] = e; }); render(); });
+  }
+  function follow(){
+    fetch('api/events', { headers: hdrs() }).then(function(r){
+      var reader = r.body.getReader(), dec = new TextDecoder(), buf = '';
+      function pump(){ return reader.read().then(function(x){
+        if (x.done) return setTimeout(follow, 1000);
+        buf += dec.decode(x.value, { stream: true });
+        var parts = buf.split('\\n\\n'); buf = parts.pop();
+        parts.forEach(function(p){
+          var data = p.split('\\n').filter(function(l){ return l.indexOf('data: ') === 0; }).map(function(l){ return l.slice(6); }).join('\\n');
+          if (!data) return;
+          var m = JSON.parse(data);
+          if (m.env) envs[m.env.key] = m.env;
+          if (m.event) log(new Date(m.event.at).toLocaleTimeString() + ' ' + m.event.key + ' ' + m.event.message);
+          render();
+        });
+        return pump();
+      }); }
+      return pump();
+    }).catch(function(){ setTimeout(follow, 2000); });
+  }
+  document.getElementById('envs').addEventListener('click', function(ev){
+    var b = ev.target.closest('button'); if (!b) return;
+    var key = b.closest('tr').getAttribute('data-key');
+    if (b.dataset.action === 'destroy' && !confirm('Destroy ' + key + '?')) return;
+    fetch('api/envs/' + key + '/' + b.dataset.action, { method: 'POST', headers: hdrs() }).then(function(r){ return r.json(); }).then(function(e){ envs[e.key] = e; render(); });
+  });
+  document.getElementById('auth').addEventListener('submit', function(ev){ ev.preventDefault(); token = document.getElementById('token').value; localStorage.setItem('wakegate-token', token); document.getElementById('auth').style.display = 'none'; load().then(follow); });
+  setInterval(render, 5000);
+  load().then(follow, function(){});
+})();
+</script></body></html>`
+
+export function registerDashboard (app: FastifyInstance, manager: EnvManager, view: (key: string) => unknown): void {
+  app.get('/', async (_req, reply) => {
+    reply.type('text/html; charset=utf-8').header('cache-control', 'no-store')
+    return PAGE
+  })
+
+  // Live feed for the dashboard: every env event with the env's fresh view.
+  app.get('/api/events', (req, reply) => {
+    reply.hijack()
+    const res = reply.raw
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-accel-buffering': 'no' })
+    res.write(': connected\n\n')
+    const onEvent = (e: EnvEvent) => { res.write(`data: ${JSON.stringify({ event: e, env: view(e.key) })}\n\n`) }
+    manager.on('event', onEvent)
+    const ping = setInterval(() => res.write(': ping\n\n'), 15_000)
+    req.raw.once('close', () => { manager.off('event', onEvent); clearInterval(ping) })
+  })
+}
