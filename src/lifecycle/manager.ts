@@ -4,7 +4,6 @@ import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import type { ResolvedConfig } from '../config/load.js'
 import type { Backend, TaskRef } from '../backends/backend.js'
-import { taskEnv } from '../backends/backend.js'
 import type { Store, EnvRecord } from '../stores/store.js'
 import { compileHostTemplate } from '../routing/template.js'
 import { Upstream } from '../proxy/upstream.js'
@@ -12,7 +11,8 @@ import { WakegateError } from '../errors.js'
 import { transition, type LifecycleEvent, type Effect } from './machine.js'
 import { Env, type AppRuntime, type EnvEvent } from './env.js'
 import { StatusPoller } from './poller.js'
-import { runWake } from './waker.js'
+import { launchTask, type LaunchKind, type LaunchOutcome } from './launch.js'
+import { drainGeneration } from './drain.js'
 
 export interface ManagerOptions {
   config: ResolvedConfig
@@ -256,62 +256,19 @@ export class EnvManager extends EventEmitter {
   }
 
   /** Starts a task for `generation` and reports the outcome; shared by wakes and redeploys. */
-  private launch (env: Env, generation: number, sha: string, kind: 'wake' | 'redeploy',
-    done: (out: { ok: true, ref: TaskRef, upstream: Upstream } | { ok: false, ref?: TaskRef, reason: string, cancelled?: boolean }) => void): void {
+  private launch (env: Env, generation: number, sha: string, kind: LaunchKind, done: (out: LaunchOutcome) => void): void {
     const app = env.app.config
-    const backend = this.backends.get(app.name)!
-    const startedAt = Date.now()
     this.counters.starts++
-    const spec = {
-      app: app.name, pr: env.pr, branch: env.branch, sha, generation, port: app.port,
-      env: taskEnv({ app: app.name, pr: env.pr, branch: env.branch, sha }, app.env)
-    }
-    const setPhase = (phase: Env['phase'], detail: string) => {
-      if (kind === 'wake') { env.phase = phase; env.phaseDetail = detail }
-      this.emitEvent(env.emit({ type: 'phase', phase, message: kind === 'wake' ? detail : `redeploy g${generation}: ${detail}`, generation }))
-    }
-    const wanted = kind === 'wake'
-      ? () => !this.closing && env.m.generation === generation && env.state === 'waking'
-      : () => !this.closing && env.m.pending === generation && env.state === 'running'
-    setPhase('queued', kind === 'wake' ? 'wake requested' : `redeploying ${sha.slice(0, 12)}`)
-    runWake({
-      spec,
-      backend,
+    launchTask({
+      backend: this.backends.get(app.name)!,
       poller: this.pollers.get(app.name)!,
-      deadline: startedAt + app.startTimeout,
-      health: app.health,
-      hostHeader: env.app.template.hostFor(env.pr),
-      statusEvery: app.backend.kind === 'ecs' ? app.backend.pollInterval : 250,
-      wanted,
-      onTask: ref => {
-        if (kind === 'wake' && env.m.generation === generation) env.task = ref
-        else if (kind === 'redeploy' && env.m.pending === generation) env.pendingTask = ref
-        else return
-        this.persist(env)
-      },
-      onPhase: setPhase
-    }).then(out => {
-      if (!out.ok) {
-        // A task nobody tracks any more must not be left running.
-        if (out.ref && (out.cancelled || (env.task?.id !== out.ref.id && env.pendingTask?.id !== out.ref.id))) this.stopRef(app.name, out.ref, 'wake cancelled')
-        done({ ok: false, ref: out.ref, reason: out.reason, cancelled: out.cancelled || !wanted() })
-        return
-      }
-      if (!wanted()) {
-        this.stopRef(app.name, out.ref, 'wake no longer wanted')
-        done({ ok: false, ref: out.ref, reason: 'cancelled', cancelled: true })
-        return
-      }
-      const { host, port } = out.endpoint
-      const upstream = new Upstream(host, port, generation, { connections: this.config.proxy.upstreamConnections, headersTimeout: this.config.proxy.headersTimeout })
-      const ms = Date.now() - startedAt
-      env.app.typicalWake = env.app.typicalWake ? Math.round(env.app.typicalWake * 0.7 + ms * 0.3) : ms
-      setPhase('ready', `ready in ${ms} ms`)
-      done({ ok: true, ref: out.ref, upstream })
-    }, err => {
-      this.log.error({ err, env: env.key }, 'wake crashed')
-      done({ ok: false, reason: (err as Error).message })
-    })
+      upstream: { connections: this.config.proxy.upstreamConnections, headersTimeout: this.config.proxy.headersTimeout },
+      closing: () => this.closing,
+      stopRef: (ref, reason) => { void this.stopRef(app.name, ref, reason) },
+      emit: e => this.emitEvent(e),
+      persist: () => this.persist(env),
+      log: this.log
+    }, env, generation, sha, kind, done)
   }
 
   private startTask (env: Env, generation: number): void {
@@ -396,30 +353,11 @@ export class EnvManager extends EventEmitter {
    * WebSockets up to drainTimeout, then its task is stopped.
    */
   drain (env: Env, upstream: Upstream, task: TaskRef | undefined): void {
-    const d = { upstream, task, since: Date.now(), generation: upstream.generation }
-    env.draining.add(d)
-    this.emitEvent(env.emit({ type: 'info', message: `draining generation ${upstream.generation}`, generation: upstream.generation }))
-    void upstream.close() // resolves once in-flight requests are done
-    const deadline = d.since + env.app.config.drainTimeout
-    let notified = false
-    const tick = () => {
-      const idle = upstream.inflight === 0 && upstream.streams === 0
-      if (!idle && Date.now() < deadline) return
-      // A request that outlives the drain by a minute is not waited for any longer.
-      if (!idle && notified && Date.now() < deadline + 60_000) return
-      if (!idle && !notified) {
-        // Drain timeout: tell the remaining streams to reconnect (they will reach the new generation).
-        notified = true
-        this.emit('drain-timeout', env, upstream)
-        if (upstream.inflight > 0 || upstream.streams > 0) return
-      }
-      clearInterval(timer)
-      env.draining.delete(d)
-      if (task) this.stopRef(env.app.config.name, task, 'redeploy: old generation drained')
-      this.emitEvent(env.emit({ type: 'info', message: `generation ${upstream.generation} drained and stopped`, generation: upstream.generation }))
-    }
-    const timer = setInterval(tick, 100)
-    timer.unref()
+    drainGeneration(env, upstream, task, {
+      timeout: () => this.emit('drain-timeout', env, upstream),
+      stop: ref => { void this.stopRef(env.app.config.name, ref, 'redeploy: old generation drained') },
+      emit: e => this.emitEvent(e)
+    })
   }
 
   private stopTask (env: Env, reason: string): void {

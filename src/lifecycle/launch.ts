@@ -1,0 +1,81 @@
+// Launches one task for an env (a wake or a redeploy's pending generation): runs the wake,
+// reports phases as env events, and hands back a ready Upstream or the reason it failed.
+// Tasks nobody wants any more (env slept, superseded, gateway closing) are stopped here.
+import type { Logger } from 'pino'
+import type { Backend, TaskRef } from '../backends/backend.js'
+import { taskEnv } from '../backends/backend.js'
+import { Upstream, type UpstreamOptions } from '../proxy/upstream.js'
+import type { Env, EnvEvent } from './env.js'
+import type { StatusPoller } from './poller.js'
+import { runWake } from './waker.js'
+
+export type LaunchKind = 'wake' | 'redeploy'
+export type LaunchOutcome =
+  | { ok: true, ref: TaskRef, upstream: Upstream }
+  | { ok: false, ref?: TaskRef, reason: string, cancelled?: boolean }
+
+export interface LaunchDeps {
+  backend: Backend
+  poller: StatusPoller
+  upstream: UpstreamOptions
+  closing: () => boolean
+  stopRef: (ref: TaskRef, reason: string) => void
+  emit: (e: EnvEvent) => void
+  persist: () => void
+  log: Logger
+}
+
+export function launchTask (deps: LaunchDeps, env: Env, generation: number, sha: string, kind: LaunchKind, done: (out: LaunchOutcome) => void): void {
+  const app = env.app.config
+  const startedAt = Date.now()
+  const spec = {
+    app: app.name, pr: env.pr, branch: env.branch, sha, generation, port: app.port,
+    env: taskEnv({ app: app.name, pr: env.pr, branch: env.branch, sha }, app.env)
+  }
+  const setPhase = (phase: Env['phase'], detail: string) => {
+    if (kind === 'wake') { env.phase = phase; env.phaseDetail = detail }
+    deps.emit(env.emit({ type: 'phase', phase, message: kind === 'wake' ? detail : `redeploy g${generation}: ${detail}`, generation }))
+  }
+  // Still wanted: the env is in the state this launch was for and nothing newer replaced it.
+  const wanted = kind === 'wake'
+    ? () => !deps.closing() && env.m.generation === generation && env.state === 'waking'
+    : () => !deps.closing() && env.m.pending === generation && env.state === 'running'
+  setPhase('queued', kind === 'wake' ? 'wake requested' : `redeploying ${sha.slice(0, 12)}`)
+  runWake({
+    spec,
+    backend: deps.backend,
+    poller: deps.poller,
+    deadline: startedAt + app.startTimeout,
+    health: app.health,
+    hostHeader: env.app.template.hostFor(env.pr),
+    statusEvery: app.backend.kind === 'ecs' ? app.backend.pollInterval : 250,
+    wanted,
+    onTask: ref => {
+      if (kind === 'wake' && env.m.generation === generation) env.task = ref
+      else if (kind === 'redeploy' && env.m.pending === generation) env.pendingTask = ref
+      else return
+      deps.persist()
+    },
+    onPhase: setPhase
+  }).then(out => {
+    if (!out.ok) {
+      // A task nobody tracks any more must not be left running.
+      if (out.ref && (out.cancelled || (env.task?.id !== out.ref.id && env.pendingTask?.id !== out.ref.id))) deps.stopRef(out.ref, 'wake cancelled')
+      done({ ok: false, ref: out.ref, reason: out.reason, cancelled: out.cancelled || !wanted() })
+      return
+    }
+    if (!wanted()) {
+      deps.stopRef(out.ref, 'wake no longer wanted')
+      done({ ok: false, ref: out.ref, reason: 'cancelled', cancelled: true })
+      return
+    }
+    const upstream = new Upstream(out.endpoint.host, out.endpoint.port, generation, deps.upstream)
+    const ms = Date.now() - startedAt
+    env.app.typicalWake = env.app.typicalWake ? Math.round(env.app.typicalWake * 0.7 + ms * 0.3) : ms
+    setPhase('ready', `ready in ${ms} ms`)
+    done({ ok: true, ref: out.ref, upstream })
+  }, err => {
+    deps.log.error({ err, env: env.key }, 'wake crashed')
+    done({ ok: false, reason: (err as Error).message })
+  })
+}
