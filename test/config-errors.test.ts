@@ -4,6 +4,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ROOT } from './support/harness.js'
+import { parseConfigText } from '../src/config/load.js'
+import { ConfigError } from '../src/errors.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'wakegate-config-'))
 const base = `
@@ -50,7 +52,16 @@ const cases: Array<[string, string, RegExp]> = [
 ]
 
 for (const [name, yaml, expected] of cases) {
-  t.test(`bad config: ${name} → exit 2 naming the field`, async t => {
+  t.test(`bad config: ${name} → an error naming the field`, async t => {
+    const err = (() => { try { parseConfigText(yaml, {}, dir, 'test.yaml'); return null } catch (e) { return e } })()
+    t.type(err, ConfigError)
+    t.match((err as Error).message, expected)
+  })
+}
+
+// The CLI turns every one of those into exit code 2 with the message on stderr.
+for (const [name, yaml, expected] of [cases[3], cases[6], cases[12]]) {
+  t.test(`wakegate check-config: ${name} → exit 2`, async t => {
     const r = check(yaml)
     t.equal(r.code, 2)
     t.match(r.err, expected)
