@@ -39,6 +39,7 @@ t.test('the admin API registers PRs, wakes and sleeps envs, and needs the token'
 
   const metrics = await (await request(`${admin}/metrics`, { headers: auth })).body.text()
   t.match(metrics, /wakegate_task_starts_total 1/)
+  t.match(metrics, /wakegate_transitions_total\{from="waking",to="running"\} 1/)
   t.match(metrics, /wakegate_envs\{app="example",state="/)
 
   const health = await request(`${admin}/healthz`)

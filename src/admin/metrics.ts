@@ -35,6 +35,16 @@ export function createMetrics (manager: EnvManager, gateway: Gateway, store: Sto
     name: 'wakegate_typical_wake_seconds', help: 'Recent typical wake time per app', labelNames: ['app'], registers: [registry],
     collect () { for (const [name, app] of manager.apps) this.set({ app: name }, app.typicalWake / 1000) }
   })
+  new Counter({
+    name: 'wakegate_transitions_total', help: 'Env state transitions', labelNames: ['from', 'to'], registers: [registry],
+    collect () {
+      this.reset()
+      for (const [edge, n] of manager.transitions) {
+        const [from, to] = edge.split('→')
+        this.inc({ from, to }, n)
+      }
+    }
+  })
   const counter = (name: string, help: string, read: () => number) => new Counter({
     name, help, registers: [registry],
     collect () { this.reset(); this.inc(read()) }

@@ -37,7 +37,9 @@ export class EnvManager extends EventEmitter {
   private readonly config: ResolvedConfig
   private reaper: NodeJS.Timeout | undefined
   private closing = false
-  readonly counters = { starts: 0, stops: 0, wakeFailures: 0, backendCalls: 0 }
+  readonly counters = { starts: 0, stops: 0, wakeFailures: 0 }
+  /** Transitions by "from→to", for metrics. */
+  readonly transitions = new Map<string, number>()
 
   constructor (opts: ManagerOptions) {
     super()
@@ -208,6 +210,8 @@ export class EnvManager extends EventEmitter {
     if (!t.changed) return
     env.m = t.next
     if (env.state !== before) {
+      const edge = `${before}→${env.state}`
+      this.transitions.set(edge, (this.transitions.get(edge) ?? 0) + 1)
       const message = env.m.reason ? `${before} → ${env.state}: ${env.m.reason}` : `${before} → ${env.state}`
       this.log.info({ env: env.key, from: before, to: env.state, event: ev.type, generation: env.m.generation, reason: env.m.reason || undefined }, 'transition')
       this.emitEvent(env.emit({ type: 'state', state: env.state, message, generation: env.m.generation }))
