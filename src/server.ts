@@ -17,6 +17,7 @@ import { catalogue } from './errors.js'
 import { createAdmin } from './admin/server.js'
 import { createMetrics } from './admin/metrics.js'
 import { createLogger } from './log.js'
+import type { GithubIntegration } from './github/index.js'
 
 export interface WakegateOptions {
   log?: Logger
@@ -34,6 +35,8 @@ export interface Wakegate {
   gateway: Gateway
   publicApp: FastifyInstance
   adminApp: FastifyInstance | undefined
+  /** The GitHub integration, when the config has a github section. */
+  github: GithubIntegration | undefined
   server: Server
   /** Open client connections of the public listener (shutdown waits for them). */
   connections: Set<Socket>
@@ -84,6 +87,9 @@ export async function createWakegate (config: ResolvedConfig, opts: WakegateOpti
   })
   publicApp.get('/__wakegate/healthz', async () => ({ ok: !gateway.shuttingDown }))
 
+  // Webhook route on the public listener, known-PR gate and PR feedback.
+  const github = config.github ? (await import('./github/index.js')).startGithub({ config, manager, store, log, publicApp }) : undefined
+
   const metrics = createMetrics(manager, gateway, store)
   let listening = false
   const adminApp = config.admin.enabled
@@ -91,7 +97,7 @@ export async function createWakegate (config: ResolvedConfig, opts: WakegateOpti
     : undefined
 
   const wg: Wakegate = {
-    config, log, store, manager, gateway, publicApp, adminApp, server, connections,
+    config, log, store, manager, gateway, publicApp, adminApp, github, server, connections,
     url: '',
     adminUrl: undefined,
     async listen () {
@@ -153,6 +159,7 @@ async function shutdown (wg: Wakegate, grace: number): Promise<void> {
   server.closeAllConnections()
   await closed
   await wg.adminApp?.close()
+  await wg.github?.close()
   await manager.close()
   await wg.store.close()
   log.info('stopped')

@@ -9,6 +9,7 @@ import { ConfigError } from '../errors.js'
 import { Config, LocalBackend, EcsBackend, type ConfigInput, type AppInput, type LocalBackendConfig, type EcsBackendConfig, type KnownPrConfig } from './schema.js'
 import { parseDuration } from './duration.js'
 import { compileHostTemplate } from '../routing/template.js'
+import { githubProblems } from '../github/config.js'
 
 type Problem = { path: string, message: string }
 
@@ -75,7 +76,14 @@ function applyEnvOverrides (raw: Record<string, any>, env: NodeJS.ProcessEnv): v
     ['WAKEGATE_ADMIN_HOST', ['admin', 'host'], String],
     ['WAKEGATE_ADMIN_PORT', ['admin', 'port'], num],
     ['WAKEGATE_ADMIN_TOKEN', ['admin', 'token'], String],
-    ['WAKEGATE_LOG_LEVEL', ['log', 'level'], String]
+    ['WAKEGATE_LOG_LEVEL', ['log', 'level'], String],
+    ['WAKEGATE_GITHUB_TOKEN', ['github', 'auth', 'token'], String],
+    ['WAKEGATE_GITHUB_APP_ID', ['github', 'auth', 'appId'], num],
+    ['WAKEGATE_GITHUB_PRIVATE_KEY', ['github', 'auth', 'privateKey'], String],
+    ['WAKEGATE_GITHUB_PRIVATE_KEY_FILE', ['github', 'auth', 'privateKeyFile'], String],
+    ['WAKEGATE_GITHUB_INSTALLATION_ID', ['github', 'auth', 'installationId'], num],
+    ['WAKEGATE_GITHUB_WEBHOOK_SECRET', ['github', 'webhookSecret'], String],
+    ['WAKEGATE_GITHUB_API_URL', ['github', 'apiUrl'], String]
   ]
   for (const [name, keys, conv] of map) {
     const v = env[name]
@@ -156,6 +164,7 @@ export function validateConfig (input: unknown, env: NodeJS.ProcessEnv = process
   if (cfg.admin.enabled && !loopback && !cfg.admin.token) {
     problems.push({ path: 'admin.token', message: `required when the admin listener binds to ${cfg.admin.host} (set WAKEGATE_ADMIN_TOKEN)` })
   }
+  problems.push(...githubProblems(cfg, baseDir))
   if (problems.length) throw new ConfigError(problems, source)
 
   return {

@@ -67,6 +67,43 @@ export const Health = Type.Object({
   tcp: Type.Optional(Type.Boolean({ description: 'Probe with a TCP connect instead of HTTP' }))
 }, { additionalProperties: false, default: { path: '/' } })
 
+/** Per-app GitHub policies (used when the top-level `github` section is set and the app has `repo`). */
+export const AppGithub = Type.Object({
+  warm: Type.Boolean({ default: false, description: 'Start the environment when the PR is opened or becomes eligible, before anyone asks' }),
+  skipDrafts: Type.Boolean({ default: true, description: 'Draft PRs get no environment until ready for review' }),
+  requireLabel: Type.Optional(Type.String({ minLength: 1, description: 'Only PRs carrying this label get an environment, e.g. review-app' })),
+  allowForks: Type.Boolean({ default: false, description: 'PRs from forks get an environment (their code runs with the app\'s secrets)' }),
+  allowAuthors: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Only PRs by these logins or members of these teams (org/team-slug)' })),
+  maxRunning: Type.Optional(Type.Integer({ minimum: 1, description: 'Running environments of this app at most; the oldest idle one is put to sleep first' })),
+  waitForCi: Type.Boolean({ default: false, description: "Start or redeploy only when the head SHA's check suites and commit statuses have succeeded" }),
+  ttlDays: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'An environment with no request and no push for this many days is put to sleep and marked stale' })),
+  deploymentEnvironment: Type.String({ default: 'pr-{pr}', minLength: 1, description: 'GitHub Deployment environment name; {pr} and {app} are substituted' }),
+  tombstone: Duration('How long a closed PR\'s record is kept before it is forgotten', '7d'),
+  comment: Type.Boolean({ default: true, description: 'Keep one comment on the PR with the environment\'s URL and state' }),
+  deployments: Type.Boolean({ default: true, description: 'Create GitHub Deployments so the PR shows "View deployment"' })
+}, { additionalProperties: false, default: {} })
+
+/** The GitHub integration: webhooks, the known-PR gate, PR feedback. */
+export const Github = Type.Object({
+  auth: Type.Object({
+    token: Type.Optional(Type.String({ minLength: 1, description: 'Personal access or installation token (set WAKEGATE_GITHUB_TOKEN)' })),
+    appId: Type.Optional(Type.Union([Type.Integer({ minimum: 1 }), Type.String({ pattern: '^[0-9]+$' })], { description: 'GitHub App id' })),
+    privateKey: Type.Optional(Type.String({ minLength: 1, description: 'GitHub App private key, PEM (set WAKEGATE_GITHUB_PRIVATE_KEY)' })),
+    privateKeyFile: Type.Optional(Type.String({ minLength: 1, description: 'File holding the GitHub App private key (relative to the config file)' })),
+    installationId: Type.Optional(Type.Integer({ minimum: 1, description: 'Installation id; found per repo when absent' }))
+  }, { additionalProperties: false, description: 'Either token, or appId with privateKey or privateKeyFile' }),
+  webhookSecret: Type.String({ minLength: 8, description: 'Secret the webhook payloads are signed with (set WAKEGATE_GITHUB_WEBHOOK_SECRET)' }),
+  webhookPath: Type.String({ pattern: '^/', default: '/_wakegate/github' }),
+  webhookHost: Type.Optional(Type.String({ minLength: 1, description: 'Host the webhook is served on, e.g. hooks.review.example.com (any non-env host when absent)' })),
+  apiUrl: Type.String({ default: 'https://api.github.com', pattern: '^https?://', description: 'REST API base URL (GitHub Enterprise: https://HOST/api/v3)' }),
+  deliveryTtl: Duration('How long webhook delivery ids are remembered to drop redeliveries', '72h'),
+  knownPrTtl: Duration('How long answers of the known-PR lookup are cached', '5m'),
+  feedbackDebounce: Duration('Quiet time before a PR comment is edited (fast events are folded into one edit)', '1s'),
+  requestTimeout: Duration('Timeout of one GitHub API call', '10s'),
+  retries: Type.Integer({ minimum: 0, maximum: 10, default: 3, description: 'Retries of a GitHub API call on 5xx, network errors and rate limits' }),
+  maxRetryWait: Duration('Longest wait for a rate limit to reset before a call gives up', '60s')
+}, { additionalProperties: false })
+
 export const App = Type.Object({
   name: Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$', description: 'DNS-label-safe app name' }),
   host: Type.String({ minLength: 3, description: 'Host template with {pr} and optionally {app}, e.g. pr-{pr}.review.example.com' }),
@@ -82,6 +119,7 @@ export const App = Type.Object({
   maxHeld: Type.Integer({ minimum: 1, default: 10000, description: 'Requests held per env while waking; beyond, 503 at once' }),
   prs: Type.Array(KnownPr, { default: [], description: 'PRs known without GitHub (local use)' }),
   anyPr: Type.Boolean({ default: false, description: 'Any PR number may wake (no known-PR gate); for local use only' }),
+  github: AppGithub,
   backend: Backend
 }, { additionalProperties: false })
 
@@ -111,6 +149,7 @@ export const Config = Type.Object({
     headersTimeout: Duration('Time to wait for upstream response headers', '60s'),
     shutdownGrace: Duration('Time in-flight requests get on shutdown', '10s')
   }, { additionalProperties: false, default: {} }),
+  github: Type.Optional(Github),
   apps: Type.Array(App, { minItems: 1 })
 }, { additionalProperties: false, title: 'wakegate configuration' })
 
@@ -120,4 +159,6 @@ export type LocalBackendConfig = Static<typeof LocalBackend>
 export type EcsBackendConfig = Static<typeof EcsBackend>
 export type BackendConfig = LocalBackendConfig | EcsBackendConfig
 export type KnownPrConfig = Static<typeof KnownPr>
+export type GithubInput = Static<typeof Github>
+export type AppGithubInput = Static<typeof AppGithub>
 export { Port }

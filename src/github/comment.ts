@@ -1,0 +1,79 @@
+// The body of the one PR comment per env (pure). A hidden marker names the env, so the
+// comment is found again after a restart and edited instead of posted twice.
+import { formatDuration } from '../config/duration.js'
+
+export function marker (key: string): string {
+  return `<!-- wakegate:env=${key} -->`
+}
+
+export interface CommentView {
+  key: string
+  app: string
+  url: string
+  /** Env state, or undefined when the env does not exist (yet). */
+  state?: string
+  /** SHA the env should run (the PR head it knows). */
+  sha?: string
+  /** SHA the current task runs. */
+  runningSha?: string
+  generation?: number
+  reason?: string
+  lastWakeMs?: number
+  lastWakeAt?: number
+  typicalWake?: number
+  idleTimeout: number
+  stale?: { days: number }
+  waitingCi?: { sha: string, failed: boolean }
+  redeployFailed?: { sha: string, reason: string }
+  /** The env was removed because a policy no longer admits the PR. */
+  removed?: string
+}
+
+const short = (sha: string | undefined) => sha ? sha.slice(0, 7) : '—'
+const at = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z').replace('T', ' ')
+
+/** Text from tasks and backends goes into a code span: no markdown, no HTML, one line. */
+function code (text: string, max = 300): string {
+  const one = text.replace(/\s+/g, ' ').replace(/`/g, "'").trim()
+  return '`' + (one.length > max ? one.slice(0, max - 1) + '…' : one) + '`'
+}
+
+function headline (v: CommentView): string {
+  if (v.removed) return `No environment: ${v.removed}.`
+  if (v.state === 'destroyed') return 'The PR is closed; its environment was removed.'
+  if (v.waitingCi && v.state === undefined) {
+    return v.waitingCi.failed
+      ? `CI failed on \`${short(v.waitingCi.sha)}\`; nothing is deployed. A push or a re-run that passes deploys it.`
+      : `Waiting for CI on \`${short(v.waitingCi.sha)}\`; the environment starts when the checks pass.`
+  }
+  if (v.stale) return `Stale: no request and no push for ${v.stale.days} days, so it was put to sleep. Opening the link starts it again.`
+  switch (v.state) {
+    case 'running': return `Running \`${short(v.runningSha)}\`.`
+    case 'waking': return `Starting \`${short(v.sha)}\`…`
+    case 'stopping': return 'Going to sleep.'
+    case 'failed': return `Failed to start \`${short(v.sha)}\`: ${code(v.reason ?? 'unknown reason')}. The next request retries.`
+    default: {
+      const typical = v.typicalWake ? ` (about ${formatDuration(v.typicalWake)})` : ''
+      return `Asleep. Opening the link starts it${typical}.`
+    }
+  }
+}
+
+export function renderComment (v: CommentView): string {
+  const lines = [marker(v.key), `### Review environment · ${v.app}`, '', `**${v.url}**`, '', headline(v), '']
+  if (!v.removed && v.state !== 'destroyed' && v.state !== undefined) {
+    lines.push('| | |', '|---|---|', `| State | ${v.stale ? 'stale, asleep' : v.state} |`)
+    if (v.runningSha && (v.state === 'running' || v.state === 'stopping')) lines.push(`| Deployed | \`${short(v.runningSha)}\`${v.generation ? ` (generation ${v.generation})` : ''} |`)
+    if (v.sha && v.sha !== v.runningSha && v.sha !== '0000000') lines.push(`| Next deploy | \`${short(v.sha)}\` |`)
+    if (v.lastWakeAt) lines.push(`| Last wake | ${at(v.lastWakeAt)}${v.lastWakeMs ? `, took ${formatDuration(v.lastWakeMs)}` : ''} |`)
+    lines.push('')
+    if (v.waitingCi) {
+      lines.push(v.waitingCi.failed
+        ? `CI failed on \`${short(v.waitingCi.sha)}\`; it is not deployed.`
+        : `Waiting for CI on \`${short(v.waitingCi.sha)}\` before deploying it.`, '')
+    }
+    if (v.redeployFailed) lines.push(`Redeploy of \`${short(v.redeployFailed.sha)}\` failed: ${code(v.redeployFailed.reason)}. The previous version keeps serving.`, '')
+    lines.push(`<sub>The environment starts on the first request and sleeps after ${formatDuration(v.idleTimeout)} without traffic. This comment is kept up to date by wakegate.</sub>`)
+  }
+  return lines.join('\n') + '\n'
+}
