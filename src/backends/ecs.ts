@@ -1,0 +1,155 @@
+// Runs each env's task on an AWS ECS cluster: RunTask with the PR's branch/SHA, DescribeTasks
+// batched across every waking env, the address from the ENI (awsvpc) or the container
+// instance's private IP + host port (bridge/host), StopTask with wakegate's reason.
+// Tasks outlive the gateway: the next one finds them through list() and adopts them.
+import { DescribeTasksCommand, RunTaskCommand, StopTaskCommand, paginateListTasks, type DescribeTasksResponse, type Task } from '@aws-sdk/client-ecs'
+import type { Logger } from 'pino'
+import type { Backend, TaskRef, TaskSpec, TaskStatus } from './backend.js'
+import { BackendError } from './backend.js'
+import { createClients, type AwsClients, type EcsConfig } from './ecs/config.js'
+import { awsError, runTaskFailure } from './ecs/errors.js'
+import { HostResolver } from './ecs/hosts.js'
+import { refFromTask, runTaskInput } from './ecs/run.js'
+import { eniAddress, hostPort, toStatus } from './ecs/status.js'
+import { TaskDefinitions } from './ecs/taskdef.js'
+
+export type { EcsConfig } from './ecs/config.js'
+
+export interface EcsBackendOptions {
+  app: string
+  /** The app's container port. */
+  port: number
+  config: EcsConfig
+  log: Logger
+}
+
+/** DescribeTasks takes at most 100 tasks a call. */
+const DESCRIBE_MAX = 100
+
+function chunks<T> (items: T[], size: number): T[][] {
+  const out: T[][] = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
+}
+
+export class EcsBackend implements Backend {
+  readonly kind = 'ecs'
+  private readonly clients: AwsClients
+  private readonly cfg: EcsConfig
+  private readonly log: Logger
+  private readonly port: number
+  private readonly hosts: HostResolver
+  private readonly taskDefs: TaskDefinitions
+
+  constructor (opts: EcsBackendOptions) {
+    this.cfg = opts.config
+    this.log = opts.log
+    this.port = opts.port
+    this.clients = createClients(opts.config)
+    this.hosts = new HostResolver(this.clients.ecs, this.clients.ec2, opts.config.cluster)
+    this.taskDefs = new TaskDefinitions(this.clients.ecs, opts.config, opts.log)
+  }
+
+  async start (spec: TaskSpec): Promise<TaskRef> {
+    const taskDefinition = await this.taskDefs.forSpec(spec)
+    const input = runTaskInput(spec, this.cfg, taskDefinition)
+    const out = await this.clients.ecs.send(new RunTaskCommand(input)).catch(err => { throw awsError('RunTask', err) })
+    const task = out.tasks?.[0]
+    if (!task?.taskArn) {
+      const err = out.failures?.length ? runTaskFailure(out.failures) : new BackendError('RunTask started no task and reported no failure')
+      this.log.error({ env: `${spec.app}/${spec.pr}`, failures: out.failures }, err.message)
+      throw err
+    }
+    this.log.info({ env: `${spec.app}/${spec.pr}`, task: task.taskArn, taskDefinition, generation: spec.generation }, 'RunTask started a task')
+    return { id: task.taskArn, app: spec.app, pr: spec.pr, sha: spec.sha, generation: spec.generation }
+  }
+
+  async describe (refs: TaskRef[]): Promise<TaskStatus[]> {
+    if (refs.length === 0) return []
+    const { tasks, missing } = await this.describeTasks([...new Set(refs.map(r => r.id))], false)
+    const endpoints = await this.endpoints([...tasks.values()])
+    return refs.map(ref => {
+      const task = tasks.get(ref.id)
+      if (!task) return { ref, phase: 'stopped', reason: `ECS no longer knows the task (${missing.get(ref.id) ?? 'MISSING'})` }
+      return toStatus(ref, task, this.cfg.container, endpoints.get(ref.id))
+    })
+  }
+
+  /** One DescribeTasks per 100 ARNs, in parallel. */
+  private async describeTasks (arns: string[], withTags: boolean): Promise<{ tasks: Map<string, Task>, missing: Map<string, string> }> {
+    const tasks = new Map<string, Task>()
+    const missing = new Map<string, string>()
+    await Promise.all(chunks(arns, DESCRIBE_MAX).map(async part => {
+      const out: DescribeTasksResponse = await this.clients.ecs.send(new DescribeTasksCommand({ cluster: this.cfg.cluster, tasks: part, ...(withTags ? { include: ['TAGS'] } : {}) }))
+        .catch(err => { throw awsError('DescribeTasks', err) })
+      for (const t of out.tasks ?? []) if (t.taskArn) tasks.set(t.taskArn, t)
+      for (const f of out.failures ?? []) if (f.arn) missing.set(f.arn, f.reason ?? 'MISSING')
+    }))
+    return { tasks, missing }
+  }
+
+  /**
+   * host:port of every RUNNING task. A transient failure to look up container instances
+   * leaves those tasks pending for this round; a permanent one (access denied) fails the call.
+   */
+  private async endpoints (tasks: Task[]): Promise<Map<string, { host: string, port: number }>> {
+    const out = new Map<string, { host: string, port: number }>()
+    const bridged: Array<{ task: Task, port: number }> = []
+    for (const task of tasks) {
+      if (task.lastStatus !== 'RUNNING' || task.desiredStatus === 'STOPPED' || !task.taskArn) continue
+      const eni = eniAddress(task)
+      if (eni) { out.set(task.taskArn, { host: eni, port: this.port }); continue }
+      const port = hostPort(task, this.cfg.container, this.port)
+      if (port && task.containerInstanceArn) bridged.push({ task, port })
+      else this.log.warn({ task: task.taskArn, container: this.cfg.container, port: this.port }, 'running task has no ENI and no host port for the app\'s container port')
+    }
+    if (bridged.length === 0) return out
+    let ips: Map<string, string>
+    try {
+      ips = await this.hosts.resolve(bridged.map(b => b.task.containerInstanceArn!))
+    } catch (err) {
+      if (err instanceof BackendError && err.permanent) throw err
+      this.log.warn({ err }, 'container instance address lookup failed; will retry next round')
+      return out
+    }
+    for (const { task, port } of bridged) {
+      const ip = ips.get(task.containerInstanceArn!)
+      if (ip) out.set(task.taskArn!, { host: ip, port })
+    }
+    return out
+  }
+
+  async stop (ref: TaskRef, reason: string): Promise<void> {
+    // Shown in the console and in DescribeTasks' stoppedReason; ECS takes 255 characters.
+    const text = (/^wakegate\b/i.test(reason) ? reason : `wakegate: ${reason}`).slice(0, 255)
+    try {
+      await this.clients.ecs.send(new StopTaskCommand({ cluster: this.cfg.cluster, task: ref.id, reason: text }))
+      this.log.info({ env: `${ref.app}/${ref.pr}`, task: ref.id, reason: text }, 'StopTask')
+    } catch (err) {
+      // Already gone: nothing to stop.
+      if ((err as Error).name === 'InvalidParameterException' && /not found/i.test((err as Error).message)) return
+      throw awsError('StopTask', err)
+    }
+  }
+
+  /** Every task started with our startedBy (ListTasks, paginated), with its env from its tags. */
+  async list (): Promise<TaskRef[]> {
+    const arns: string[] = []
+    try {
+      for await (const page of paginateListTasks({ client: this.clients.ecs, pageSize: 100 }, { cluster: this.cfg.cluster, startedBy: this.cfg.startedBy })) {
+        arns.push(...(page.taskArns ?? []))
+      }
+    } catch (err) {
+      throw awsError('ListTasks', err)
+    }
+    if (arns.length === 0) return []
+    const { tasks } = await this.describeTasks([...new Set(arns)], true)
+    return [...tasks.values()].filter(t => t.desiredStatus !== 'STOPPED').map(refFromTask)
+  }
+
+  /** Tasks keep running for the next gateway; only the SDK clients' sockets are closed. */
+  async close (): Promise<void> {
+    this.clients.ecs.destroy()
+    this.clients.ec2.destroy()
+  }
+}
