@@ -15,21 +15,29 @@ export class Capacity {
   }
 
   private onEvent = (e: EnvEvent): void => {
+    try { this.check(e) } catch (err) { this.log.error({ err, env: e.key }, 'maxRunning check failed') }
+  }
+
+  private check (e: EnvEvent): void {
     if (e.type !== 'state' || e.state !== 'waking') return
     const env = this.manager.envs.get(e.key)
     if (!env) return
     const app = env.app.config.name
     const max = this.policies.get(app)?.maxRunning
     if (!max) return
-    const mine = [...this.manager.active].filter(x => x.app.config.name === app)
-    const victims = evictions(mine.map(x => ({ key: x.key, state: x.state, lastSeen: x.lastSeen, busy: x.inflight > 0 || x.streams > 0 || x.held > 0 })), max, env.key)
+    // The env starting may not be in `active` yet (events come before the effects).
+    const mine = new Set([...this.manager.active].filter(x => x.app.config.name === app))
+    mine.add(env)
+    const victims = evictions([...mine].map(x => ({ key: x.key, state: x.state, lastSeen: x.lastSeen, busy: x.inflight > 0 || x.streams > 0 || x.held > 0 })), max, env.key)
     for (const key of victims) {
       const victim = this.manager.envs.get(key)
       if (!victim) continue
       this.evicted++
       this.log.info({ env: key, for: env.key, maxRunning: max }, 'putting the oldest idle env to sleep (maxRunning)')
       // Not from inside the emitting transition: let it finish first.
-      queueMicrotask(() => this.manager.sleep(victim, `maxRunning ${max}: making room for ${env.key}`))
+      queueMicrotask(() => {
+        try { this.manager.sleep(victim, `maxRunning ${max}: making room for ${env.key}`) } catch (err) { this.log.error({ err, env: key }, 'maxRunning sleep failed') }
+      })
     }
   }
 

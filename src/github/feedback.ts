@@ -115,7 +115,16 @@ export class Feedback {
     this.entries.delete(key)
   }
 
-  private onEvent = (e: EnvEvent): void => {
+  // Listeners run inside lifecycle transitions: a fault here must never reach the proxy.
+  private onEvent = (e: EnvEvent): void => { this.guard(e.key, () => this.stateChanged(e)) }
+  private onSwitched = (env: Env): void => { this.guard(env.key, () => this.switched(env)) }
+  private onRedeployFailed = (env: Env, reason: string): void => { this.guard(env.key, () => this.redeployFailed(env, reason)) }
+
+  private guard (key: string, fn: () => void): void {
+    try { fn() } catch (err) { this.counters.errors++; this.o.log.error({ err, env: key }, 'GitHub feedback: event not handled') }
+  }
+
+  private stateChanged (e: EnvEvent): void {
     const entry = this.entries.get(e.key)
     if (!entry || e.type !== 'state') return
     const env = this.o.manager.envs.get(e.key)
@@ -142,14 +151,14 @@ export class Feedback {
     }
   }
 
-  private onSwitched = (env: Env): void => {
+  private switched (env: Env): void {
     const entry = this.entries.get(env.key)
     if (!entry) return
     entry.notes.redeployFailed = undefined
     this.push(entry, { sha: env.runningSha, state: 'success', description: 'Running' })
   }
 
-  private onRedeployFailed = (env: Env, reason: string): void => {
+  private redeployFailed (env: Env, reason: string): void {
     const entry = this.entries.get(env.key)
     if (!entry) return
     entry.notes.redeployFailed = { sha: env.pendingSha, reason }
@@ -235,7 +244,8 @@ export class Feedback {
       const found = await this.findComment(gh, entry)
       if (found) {
         entry.commentId = found.id
-        if (found.body === body) { entry.written = body; this.persist(entry); return }
+        this.persist(entry)
+        if (found.body === body) { entry.written = body; return }
       }
     }
     if (entry.commentId) {
