@@ -10,6 +10,7 @@ import { createBackend } from './backends/index.js'
 import type { Store } from './stores/store.js'
 import { MemoryStore } from './stores/memory.js'
 import { EnvManager } from './lifecycle/manager.js'
+import { Reconciler } from './lifecycle/reconcile.js'
 import type { Env } from './lifecycle/env.js'
 import { Gateway } from './proxy/gateway.js'
 import { messagePage } from './proxy/pages.js'
@@ -53,6 +54,8 @@ export async function createWakegate (config: ResolvedConfig, opts: WakegateOpti
   const backends = opts.backends ?? new Map<string, Backend>()
   for (const app of config.apps) if (!backends.has(app.name)) backends.set(app.name, await createBackend(app, log))
   const manager = new EnvManager({ config, backends, store, log, reapInterval: opts.reapInterval })
+  // Tasks left running by a previous gateway are adopted before the first request.
+  const reconciler = new Reconciler(manager, log.child({ component: 'reconcile' }))
 
   let gateway!: Gateway
   let server!: Server
@@ -101,6 +104,8 @@ export async function createWakegate (config: ResolvedConfig, opts: WakegateOpti
     url: '',
     adminUrl: undefined,
     async listen () {
+      await reconciler.boot()
+      reconciler.start()
       await publicApp.listen({ host: config.listen.host, port: config.listen.port })
       const a = server.address() as AddressInfo
       wg.url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`
@@ -113,6 +118,7 @@ export async function createWakegate (config: ResolvedConfig, opts: WakegateOpti
       log.info({ url: wg.url, admin: wg.adminUrl, apps: config.apps.map(a => `${a.name} → ${a.host}`) }, 'wakegate listening')
     },
     async close () {
+      reconciler.stop()
       await shutdown(wg, config.proxy.shutdownGrace)
     }
   }

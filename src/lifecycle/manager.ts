@@ -178,6 +178,17 @@ export class EnvManager extends EventEmitter {
     return true
   }
 
+  /**
+   * Reconcile: the env's current task was stopped outside wakegate (console, Spot reclaim).
+   * The env goes asleep without another StopTask; the next request wakes it again.
+   */
+  taskGone (env: Env, ref: TaskRef, reason: string): void {
+    if (env.task?.id !== ref.id || env.state !== 'running') return
+    this.log.warn({ env: env.key, task: ref.id, reason }, 'task stopped outside wakegate; env goes asleep')
+    env.task = undefined // nothing left to stop: the stop-task effect finds no ref
+    this.apply(env, { type: 'sleep', cause: `task stopped outside wakegate: ${reason}` })
+  }
+
   /** Passive health: the proxy could not reach a running upstream. */
   taskLost (env: Env, upstream: Upstream, reason: string): void {
     if (env.route !== upstream || env.state !== 'running') return

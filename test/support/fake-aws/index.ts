@@ -97,6 +97,8 @@ export class FakeAws {
   url = ''
   readonly calls: Call[] = []
   faults: Faults | undefined
+  /** Actions the caller's IAM policy does not allow (AccessDeniedException / UnauthorizedOperation). */
+  readonly denied = new Set<string>()
   readonly inject: EcsInjections = { runTaskFailures: [] }
   readonly model: Model
   private readonly server: Server
@@ -228,6 +230,9 @@ export class FakeAws {
     } catch {
       return fail(new AwsFault('SerializationException', 'Request body is not a JSON object'))
     }
+    if (this.denied.has(action)) {
+      return fail(new AwsFault('AccessDeniedException', `User: arn:aws:sts::123456789012:assumed-role/wakegate/test is not authorized to perform: ecs:${action} because no identity-based policy allows the ecs:${action} action`))
+    }
     const fault = this.faulty(action)
     if (fault === 'throttle') return fail(new AwsFault('ThrottlingException', 'Rate exceeded'))
     if (fault === 'server') return fail(new AwsFault('ServerException', 'Service Unavailable. Please try again later.', 500))
@@ -256,6 +261,7 @@ export class FakeAws {
     if (form.get('Version') !== EC2_VERSION) return fail(new AwsFault('InvalidParameterValue', `Version ${form.get('Version')} is not ${EC2_VERSION}`))
     const op = this.ec2[action]
     if (!op) return fail(new AwsFault('InvalidAction', `The action ${action} is not valid for this web service.`))
+    if (this.denied.has(action)) return fail(new AwsFault('UnauthorizedOperation', 'You are not authorized to perform this operation.', 403))
     const fault = this.faulty(action)
     if (fault === 'throttle') return fail(new AwsFault('RequestLimitExceeded', 'Request limit exceeded.', 503))
     if (fault === 'server') return fail(new AwsFault('InternalError', 'An internal error has occurred', 500))

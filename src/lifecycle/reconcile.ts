@@ -1,0 +1,174 @@
+// Reconcile: make the gateway's envs agree with the tasks the backends really run. On boot,
+// tasks left by the previous gateway are adopted (no second start) and tasks nobody owns
+// are stopped; periodically, a current task stopped outside wakegate (console, Spot
+// reclaim) is noticed and its env goes asleep, so the next request wakes it again.
+import type { Logger } from 'pino'
+import type { Backend, TaskRef, TaskStatus } from '../backends/backend.js'
+import type { Env } from './env.js'
+import type { EnvManager } from './manager.js'
+
+export interface ReconcileReport {
+  /** Tasks the backends listed (deduplicated). */
+  listed: number
+  adopted: number
+  stopped: number
+  /** Current tasks found stopped outside wakegate (their envs went asleep). */
+  lost: number
+  /** Backend calls that failed (the run carries on with what it has). */
+  errors: number
+}
+
+interface Found { ref: TaskRef, backend: Backend }
+
+/** A start is in flight whose task the env does not know yet: leave its tasks alone. */
+function starting (env: Env): boolean {
+  return (env.state === 'waking' && !env.task) || (env.m.pending > 0 && !env.pendingTask)
+}
+
+function owns (env: Env, id: string): boolean {
+  if (env.task?.id === id || env.pendingTask?.id === id) return true
+  for (const d of env.draining) if (d.task?.id === id) return true
+  return false
+}
+
+export class Reconciler {
+  private timer: NodeJS.Timeout | undefined
+  private inflight: Promise<ReconcileReport> | undefined
+  private stopped = false
+
+  constructor (private readonly manager: EnvManager, private readonly log: Logger) {}
+
+  /** Boot: reconcile every app, but do not hold the listener back longer than `limit` ms. */
+  async boot (limit = 15_000): Promise<ReconcileReport | undefined> {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<undefined>(resolve => { timer = setTimeout(() => resolve(undefined), limit) })
+    try {
+      return await Promise.race([this.run(), timeout])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** Periodic runs for the apps whose backend has a reconcileInterval (ecs). */
+  start (): void {
+    const periodic = [...this.manager.apps.values()]
+      .map(rt => rt.config)
+      .filter(a => a.backend.kind === 'ecs')
+    if (this.stopped || this.timer || periodic.length === 0) return
+    const every = Math.max(50, Math.min(...periodic.map(a => a.backend.kind === 'ecs' ? a.backend.reconcileInterval : Infinity)))
+    const names = periodic.map(a => a.name)
+    this.timer = setInterval(() => { void this.run(names) }, every)
+    this.timer.unref()
+  }
+
+  stop (): void {
+    this.stopped = true
+    if (this.timer) clearInterval(this.timer)
+    this.timer = undefined
+  }
+
+  /** One pass over these apps (all by default); concurrent callers share the pass in flight. */
+  run (apps: string[] = [...this.manager.apps.keys()]): Promise<ReconcileReport> {
+    if (!this.inflight) {
+      this.inflight = this.pass(apps).catch(err => {
+        this.log.error({ err }, 'reconcile failed')
+        return { listed: 0, adopted: 0, stopped: 0, lost: 0, errors: 1 }
+      }).finally(() => { this.inflight = undefined })
+    }
+    return this.inflight
+  }
+
+  private async pass (apps: string[]): Promise<ReconcileReport> {
+    const report: ReconcileReport = { listed: 0, adopted: 0, stopped: 0, lost: 0, errors: 0 }
+    const m = this.manager
+
+    // 1. What runs: list each backend once (apps may share a cluster; tasks are deduplicated).
+    const appsOf = new Map<Backend, string[]>()
+    for (const app of apps) {
+      const b = m.backends.get(app)
+      if (b) appsOf.set(b, [...(appsOf.get(b) ?? []), app])
+    }
+    const found = new Map<string, Found>()
+    const listedApps = new Set<string>()
+    await Promise.all([...appsOf].map(async ([backend, names]) => {
+      try {
+        for (const ref of await backend.list()) if (!found.has(ref.id)) found.set(ref.id, { ref, backend })
+        for (const n of names) listedApps.add(n)
+      } catch (err) {
+        report.errors++
+        this.log.warn({ err, apps: names }, 'reconcile: listing tasks failed')
+      }
+    }))
+    report.listed = found.size
+
+    // 2. Their status, one batched describe per backend. A task of a configured app is
+    //    handled by that app's backend; an unknown app's task by the backend that found it.
+    const handled = [...found.values()].map(f => ({ ref: f.ref, backend: m.apps.has(f.ref.app) ? m.backends.get(f.ref.app) ?? f.backend : f.backend }))
+    const status = await this.describe(handled, report)
+
+    // 3. Decide, newest generation first: of several tasks for one env, the newest is adopted.
+    const stops: Array<Promise<void>> = []
+    const stop = (f: Found, why: string) => {
+      report.stopped++
+      this.log.warn({ task: f.ref.id, env: `${f.ref.app}/${f.ref.pr}`, why }, 'reconcile: stopping task')
+      stops.push(f.backend.stop(f.ref, `wakegate: reconcile: ${why}`).catch(err => {
+        report.errors++
+        this.log.error({ err, task: f.ref.id }, 'reconcile: stop failed')
+      }))
+    }
+    for (const f of handled.sort((a, b) => b.ref.generation - a.ref.generation)) {
+      if (this.stopped) break
+      const s = status.get(f.ref.id)
+      if (!s || s.phase === 'stopped') continue
+      const { ref } = f
+      if (!ref.app || !m.apps.has(ref.app) || ref.pr <= 0) {
+        stop(f, ref.app ? `app "${ref.app}" is not configured` : 'task carries no wakegate tags')
+        continue
+      }
+      const env = m.lookup(ref.app, ref.pr) ?? m.register(ref.app, ref.pr, { sha: ref.sha || undefined, source: 'reconcile' })
+      if (env.state === 'destroyed') { stop(f, `${env.key} is closed`); continue }
+      if (owns(env, ref.id) || starting(env)) continue
+      // A task of a generation this gateway already moved past is a leftover, never adopted.
+      const adoptable = (env.state === 'asleep' || env.state === 'failed') && (env.m.generation === 0 || ref.generation > env.m.generation)
+      if (adoptable && !(s.phase === 'running' && s.endpoint)) continue // still starting: next pass
+      if (adoptable && m.adopt(env, ref, s.endpoint!)) { report.adopted++; continue }
+      stop(f, `duplicate task for ${env.key} (its current task is ${env.task?.id ?? 'none'})`)
+    }
+
+    // 4. Current tasks the listing did not show: confirm with describe, then let the env sleep.
+    const missing: Array<{ env: Env, ref: TaskRef, backend: Backend }> = []
+    for (const env of m.active) {
+      const name = env.app.config.name
+      if (env.state !== 'running' || !env.task || !listedApps.has(name) || found.has(env.task.id)) continue
+      missing.push({ env, ref: env.task, backend: m.backends.get(name)! })
+    }
+    if (missing.length) {
+      const gone = await this.describe(missing, report)
+      for (const { env, ref } of missing) {
+        const s = gone.get(ref.id)
+        if (this.stopped || s?.phase !== 'stopped') continue
+        report.lost++
+        m.taskGone(env, ref, s.reason ?? 'task stopped')
+      }
+    }
+
+    await Promise.all(stops)
+    if (report.adopted || report.stopped || report.lost || report.errors) this.log.info(report, 'reconciled')
+    return report
+  }
+
+  private async describe (items: Array<{ ref: TaskRef, backend: Backend }>, report: ReconcileReport): Promise<Map<string, TaskStatus>> {
+    const byBackend = new Map<Backend, TaskRef[]>()
+    for (const { ref, backend } of items) byBackend.set(backend, [...(byBackend.get(backend) ?? []), ref])
+    const out = new Map<string, TaskStatus>()
+    await Promise.all([...byBackend].map(async ([backend, refs]) => {
+      try {
+        for (const s of await backend.describe(refs)) out.set(s.ref.id, s)
+      } catch (err) {
+        report.errors++
+        this.log.warn({ err }, 'reconcile: describing tasks failed')
+      }
+    }))
+    return out
+  }
+}
