@@ -10,6 +10,9 @@ commands:
   serve              run the gateway
   check-config       validate the configuration and print a summary
   envs               list environments of a running gateway (admin API)
+  github register --repo OWNER/NAME --url PUBLIC_URL [--dry-run] [--update-secret]
+                     create or update the repo webhook (events pull_request,
+                     check_suite, status; content type json; the configured secret)
 
 options:
   -c, --config FILE  configuration file (default: $WAKEGATE_CONFIG or wakegate.yaml)
@@ -25,7 +28,11 @@ export async function main (argv: string[]): Promise<number> {
       config: { type: 'string', short: 'c' },
       help: { type: 'boolean', short: 'h' },
       admin: { type: 'string' },
-      token: { type: 'string' }
+      token: { type: 'string' },
+      repo: { type: 'string' },
+      url: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      'update-secret': { type: 'boolean' }
     }
   })
   const command = positionals[0]
@@ -77,6 +84,10 @@ export async function main (argv: string[]): Promise<number> {
       const { envs } = await res.json() as { envs: Array<Record<string, unknown>> }
       for (const e of envs) process.stdout.write(`${String(e.key).padEnd(24)} ${String(e.state).padEnd(9)} ${String(e.sha).slice(0, 8)}  ${e.url}\n`)
       return 0
+    }
+    case 'github': {
+      const { githubCommand } = await import('./github/cli.js')
+      return githubCommand(config, positionals.slice(1), values)
     }
     default:
       process.stderr.write(`wakegate: unknown command "${command}"\n${USAGE}`)
