@@ -33,7 +33,7 @@ export function hostPort (task: Task, container: string, port: number): number |
 
 const STOP_CODES: Record<string, string> = {
   TaskFailedToStart: 'the task failed to start',
-  EssentialContainerExited: 'an essential container exited',
+  EssentialContainerExited: '', // the stoppedReason says it already
   UserInitiated: 'stopped through the API or the console',
   ServiceSchedulerInitiated: 'an ECS service stopped it',
   SpotInterruption: 'the Spot capacity it ran on was reclaimed',
@@ -49,7 +49,7 @@ const EXIT_CODES: Record<number, string> = {
 /** Why a task stopped, from its stoppedReason, stopCode and its containers' exit codes. */
 export function stoppedReason (task: Task, container: string): string {
   const parts: string[] = []
-  const code = task.stopCode ? STOP_CODES[task.stopCode] ?? task.stopCode : undefined
+  const code = task.stopCode ? STOP_CODES[task.stopCode] ?? task.stopCode : ''
   parts.push(`ECS task stopped: ${task.stoppedReason ?? 'no reason given'}${code ? ` (${code})` : ''}`)
   // The app's container first, then any other container that failed.
   const app = appContainer(task, container)

@@ -32,6 +32,8 @@ export interface Faults {
   kind: 'throttle' | 'server'
   /** Only these actions; all when absent. */
   actions?: string[]
+  /** ECS server errors only: the request is carried out, then the answer is lost (a 500 instead). */
+  afterEffect?: boolean
 }
 
 export interface FakeAwsOptions {
@@ -235,8 +237,9 @@ export class FakeAws {
     }
     const fault = this.faulty(action)
     if (fault === 'throttle') return fail(new AwsFault('ThrottlingException', 'Rate exceeded'))
-    if (fault === 'server') return fail(new AwsFault('ServerException', 'Service Unavailable. Please try again later.', 500))
+    if (fault === 'server' && !this.faults?.afterEffect) return fail(new AwsFault('ServerException', 'Service Unavailable. Please try again later.', 500))
     Promise.resolve().then(() => op(params)).then(out => {
+      if (fault === 'server') return fail(new AwsFault('ServerException', 'Service Unavailable. Please try again later.', 500))
       this.calls.push({ service: 'ecs', action, params, status: 200 })
       this.send(res, 200, 'application/x-amz-json-1.1', JSON.stringify(out), requestId)
     }, err => {
