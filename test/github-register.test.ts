@@ -84,7 +84,7 @@ t.test('command errors: no repo, no url, API refusal', async t => {
   const { config } = setup(gh)
   const out: string[] = []
   const err: string[] = []
-  const run = (args: string[], values: Record<string, string | boolean>) => githubCommand(config, args, values, s => out.push(s), s => err.push(s))
+  const run = (args: string[], values: Record<string, string | boolean>) => githubCommand(config, args, values, s => { out.push(s) }, s => { err.push(s) })
   t.equal(await run(['register'], {}), 2)
   t.match(err.pop(), '--url')
   t.equal(await run(['nope'], {}), 2)

@@ -7,7 +7,7 @@ import { registerWebhook } from './register.js'
 
 type Values = Record<string, string | boolean | undefined>
 
-export async function githubCommand (config: ResolvedConfig, args: string[], values: Values, out = (s: string) => process.stdout.write(s), err = (s: string) => process.stderr.write(s)): Promise<number> {
+export async function githubCommand (config: ResolvedConfig, args: string[], values: Values, out: (s: string) => unknown = s => process.stdout.write(s), err: (s: string) => unknown = s => process.stderr.write(s)): Promise<number> {
   const settings = resolveGithubSettings(config)
   if (!settings) { err('wakegate: the configuration has no github section\n'); return 2 }
   if (args[0] !== 'register') { err(`wakegate: unknown github command "${args[0] ?? ''}" (try: github register)\n`); return 2 }

@@ -12,7 +12,7 @@ export type { Octokit }
 export interface CallOptions {
   /** Retries for this call (default: settings.retries). */
   retries?: number
-  /** Longest rate-limit wait for this call (default: settings.maxRetryWait). */
+  /** Longest rate-limit wait for this call (default: settings.maxRetryWait); longer → RateLimitedError. */
   maxRetryWait?: number
 }
 
@@ -108,13 +108,12 @@ export class GithubClient {
           if (!Number.isFinite(wait)) wait = 60_000
           this.blockedUntil = Math.max(this.blockedUntil, Date.now() + wait)
           this.log.warn({ status: err.status, wait, url: options.url }, 'GitHub rate limit; backing off')
+          // Too long to wait here: the caller keeps its work for later.
+          if (attempt >= retries || wait > maxWait) { this.counters.failures++; throw new RateLimitedError(this.blockedUntil) }
         } else if (retryable(err, method)) {
           wait = Math.min(200 * 2 ** attempt, 5_000) * (0.5 + Math.random() / 2)
+          if (attempt >= retries) { this.counters.failures++; throw err }
         } else {
-          this.counters.failures++
-          throw err
-        }
-        if (attempt >= retries || wait > maxWait) {
           this.counters.failures++
           throw err
         }

@@ -351,6 +351,16 @@ export class Feedback {
     this.o.store.put(this.o.manager.record(env)).catch(err => this.o.log.warn({ err, env: env.key }, 'store write failed'))
   }
 
+  /** Send queued work now rather than when its timer fires (e.g. a rate limit was lifted). */
+  resume (): void {
+    for (const entry of this.entries.values()) {
+      if (!entry.timer) continue
+      clearTimeout(entry.timer)
+      entry.timer = undefined
+      this.kick(entry, 0)
+    }
+  }
+
   /** Resolves when no feedback is queued, waiting or running. */
   async settled (timeout = 10_000): Promise<void> {
     const until = Date.now() + timeout
@@ -364,9 +374,7 @@ export class Feedback {
   /** Send what is queued now (bounded), then stop listening. */
   async close (timeout = 3_000): Promise<void> {
     this.closing = true
-    for (const entry of this.entries.values()) {
-      if (entry.timer) { clearTimeout(entry.timer); entry.timer = undefined; this.kick(entry, 0) }
-    }
+    this.resume()
     await this.settled(timeout)
     this.o.manager.off('event', this.onEvent)
     this.o.manager.off('switched', this.onSwitched)
