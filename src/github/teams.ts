@@ -26,7 +26,7 @@ export class Teams {
     let member = false
     try {
       const gh = await this.client.forRepo(repo)
-      const res = await gh.rest.teams.getMembershipForUserInOrg({ org, team_slug: slug, username: login })
+      const res = await gh.rest.teams.getMembershipForUserInOrg({ org, team_slug: slug, username: login, request: { maxRetryWait: 5_000 } })
       member = res.data.state === 'active'
     } catch (err) {
       if (statusOf(err) !== 404) {

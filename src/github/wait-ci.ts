@@ -27,9 +27,11 @@ export class WaitCi {
     if (this.passed.get(key)) return 'success'
     const [owner, name] = repo.split('/')
     const gh = await this.client.forRepo(repo)
+    // Asked while a webhook waits for its answer: do not sit out a long rate limit here.
+    const request = { maxRetryWait: 5_000 }
     const [suites, combined] = await Promise.all([
-      gh.rest.checks.listSuitesForRef({ owner, repo: name, ref: sha, per_page: 100 }),
-      gh.rest.repos.getCombinedStatusForRef({ owner, repo: name, ref: sha, per_page: 100 })
+      gh.rest.checks.listSuitesForRef({ owner, repo: name, ref: sha, per_page: 100, request }),
+      gh.rest.repos.getCombinedStatusForRef({ owner, repo: name, ref: sha, per_page: 100, request })
     ])
     const v = ciVerdict(suites.data.check_suites, combined.data)
     if (v === 'success') this.passed.set(key, true)
