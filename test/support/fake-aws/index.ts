@@ -71,6 +71,8 @@ export function useFakeAwsEnvironment (): void {
   process.env.AWS_ACCESS_KEY_ID = 'AKIDFAKEWAKEGATE0000'
   process.env.AWS_SECRET_ACCESS_KEY = 'fake-secret-key-for-tests'
   process.env.AWS_EC2_METADATA_DISABLED = 'true'
+  // The SDK's note that future versions need Node 22 is for operators, not test output.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
   process.env.AWS_CONFIG_FILE = '/nonexistent/wakegate-test-aws-config'
   process.env.AWS_SHARED_CREDENTIALS_FILE = '/nonexistent/wakegate-test-aws-credentials'
   delete process.env.AWS_PROFILE
