@@ -59,6 +59,10 @@ export async function main (argv: string[]): Promise<number> {
       for (const app of config.apps) {
         process.stdout.write(`  app ${app.name}: ${app.host} → ${app.backend.kind} backend, port ${app.port}, idle ${app.idleTimeout / 1000}s, ${app.prs.length} known PRs${app.anyPr ? ' (any PR)' : ''}\n`)
       }
+      if (config.github) {
+        const { githubSummary } = await import('./github/cli.js')
+        process.stdout.write(githubSummary(config))
+      }
       return 0
     }
     case 'serve': {

@@ -73,3 +73,9 @@ t.test('mistakes are reported with their field path', async t => {
   t.match(problems(base({ auth: { token: 'x' }, webhookSecret: 'secret-123' }, { github: { warm: 'yes' } })), [/^apps\[0\]\.github\.warm: /])
   t.match(problems(base({ auth: { token: 'x' }, webhookSecret: 'secret-123' }, { repo: undefined })), ['apps: the github section is set but no app has a repo (owner/name)'])
 })
+
+t.test('check-config prints the github section', async t => {
+  const { githubSummary } = await import('../src/github/cli.js')
+  const cfg = validateConfig(base({ auth: { token: 'x' }, webhookSecret: 'secret-123', webhookHost: 'hooks.example.com' }, { github: { warm: true, requireLabel: 'review-app' } }), {}, ROOT)
+  t.equal(githubSummary(cfg), '  github: token; webhook hooks.example.com/_wakegate/github; API https://api.github.com\n    acme/web → app example: warm, skip drafts, label review-app\n')
+})

@@ -27,3 +27,20 @@ export async function githubCommand (config: ResolvedConfig, args: string[], val
     return 1
   }
 }
+
+/** check-config's lines about the github section. */
+export function githubSummary (config: ResolvedConfig): string {
+  const s = resolveGithubSettings(config)
+  if (!s) return ''
+  const auth = s.auth.kind === 'token' ? 'token' : `GitHub App ${s.auth.appId}${s.auth.installationId ? `, installation ${s.auth.installationId}` : ''}`
+  const lines = [`  github: ${auth}; webhook ${s.webhookHost ?? '(any non-env host)'}${s.webhookPath}; API ${s.apiUrl}`]
+  for (const app of config.apps) {
+    if (!app.repo) continue
+    const p = app.github
+    const on = [p.warm && 'warm', p.skipDrafts && 'skip drafts', p.requireLabel && `label ${p.requireLabel}`, p.allowForks && 'forks allowed',
+      p.allowAuthors && `${p.allowAuthors.length} allowed authors/teams`, p.maxRunning && `max ${p.maxRunning} running`, p.waitForCi && 'wait for CI',
+      p.ttlDays && `stale after ${p.ttlDays} days`].filter(Boolean)
+    lines.push(`    ${app.repo} → app ${app.name}${on.length ? `: ${on.join(', ')}` : ''}`)
+  }
+  return lines.join('\n') + '\n'
+}
