@@ -55,12 +55,15 @@ t.test('warm: true starts the env when the PR is opened, before any request', as
   t.equal(g.starts(), 1)
 })
 
-t.test('reopened and ready_for_review register too; unhandled actions are ignored', async t => {
+t.test('reopened, ready_for_review and labeled register too; unhandled actions are ignored', async t => {
   const g = await githubGateway(t)
   const a = g.pull(9)
   t.equal((await g.pr('reopened', a)).body.results[0].action, 'registered')
   const b = g.pull(10)
   t.equal((await g.pr('ready_for_review', b)).body.results[0].action, 'registered')
+  const l = g.pull(14, { labels: ['ui'] })
+  t.equal((await g.pr('labeled', l, { label: 'ui' })).body.results[0].action, 'registered')
+  t.equal((await g.pr('labeled', l, { label: 'ui' })).body.results[0].action, 'updated', 'a known PR is not registered twice')
   const c = g.pull(11)
   const res = await g.pr('assigned', c)
   t.equal(res.status, 200)
