@@ -4,6 +4,7 @@
 // reclaim) is noticed and its env goes asleep, so the next request wakes it again.
 import type { Logger } from 'pino'
 import type { Backend, TaskRef, TaskStatus } from '../backends/backend.js'
+import type { AppConfig } from '../config/load.js'
 import type { Env } from './env.js'
 import type { EnvManager } from './manager.js'
 
@@ -38,25 +39,34 @@ export class Reconciler {
 
   constructor (private readonly manager: EnvManager, private readonly log: Logger) {}
 
-  /** Boot: reconcile every app, but do not hold the listener back longer than `limit` ms. */
+  /**
+   * Apps whose tasks can outlive a gateway (ecs). Local tasks die with the gateway that
+   * started them, so there is nothing to find, and an unknown-PR request still costs no
+   * backend call at all.
+   */
+  private apps (): AppConfig[] {
+    return [...this.manager.apps.values()].map(rt => rt.config).filter(a => a.backend.kind !== 'local')
+  }
+
+  /** Boot: reconcile, but do not hold the listener back longer than `limit` ms. */
   async boot (limit = 15_000): Promise<ReconcileReport | undefined> {
+    const names = this.apps().map(a => a.name)
+    if (names.length === 0) return undefined
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<undefined>(resolve => { timer = setTimeout(() => resolve(undefined), limit) })
     try {
-      return await Promise.race([this.run(), timeout])
+      return await Promise.race([this.run(names), timeout])
     } finally {
       clearTimeout(timer)
     }
   }
 
-  /** Periodic runs for the apps whose backend has a reconcileInterval (ecs). */
+  /** Periodic runs, every reconcileInterval (the smallest among the apps). */
   start (): void {
-    const periodic = [...this.manager.apps.values()]
-      .map(rt => rt.config)
-      .filter(a => a.backend.kind === 'ecs')
-    if (this.stopped || this.timer || periodic.length === 0) return
-    const every = Math.max(50, Math.min(...periodic.map(a => a.backend.kind === 'ecs' ? a.backend.reconcileInterval : Infinity)))
-    const names = periodic.map(a => a.name)
+    const apps = this.apps()
+    if (this.stopped || this.timer || apps.length === 0) return
+    const every = Math.max(50, Math.min(...apps.map(a => a.backend.kind === 'ecs' ? a.backend.reconcileInterval : Infinity)))
+    const names = apps.map(a => a.name)
     this.timer = setInterval(() => { void this.run(names) }, every)
     this.timer.unref()
   }
@@ -67,8 +77,8 @@ export class Reconciler {
     this.timer = undefined
   }
 
-  /** One pass over these apps (all by default); concurrent callers share the pass in flight. */
-  run (apps: string[] = [...this.manager.apps.keys()]): Promise<ReconcileReport> {
+  /** One pass over these apps (all ecs apps by default); concurrent callers share the pass in flight. */
+  run (apps: string[] = this.apps().map(a => a.name)): Promise<ReconcileReport> {
     if (!this.inflight) {
       this.inflight = this.pass(apps).catch(err => {
         this.log.error({ err }, 'reconcile failed')
