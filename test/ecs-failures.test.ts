@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import { request } from 'undici'
-import { startGateway, testConfig, type Harness } from './support/harness.js'
+import { startGateway, testConfig, waitFor, type Harness } from './support/harness.js'
 import { FakeAws, useFakeAwsEnvironment } from './support/fake-aws/index.js'
 import { ecsApp } from './support/fake-aws/app.js'
 
@@ -85,4 +85,18 @@ t.test('access denied fails the env with the AWS message, not retried', async t 
   t.match(reason, /not authorized to perform: ecs:RunTask/)
   t.match(reason, /IAM/, 'with a hint where to look')
   t.equal(fake.count('RunTask'), 1)
+})
+
+t.test('a running task that publishes no port for the app fails at once with the reason, and is stopped', async t => {
+  const fake = await FakeAws.start()
+  t.teardown(() => fake.close())
+  // The task definition maps container port 3000; the app config says 4000.
+  const h = await startGateway(testConfig({}, [ecsApp(fake, { port: 4000, failureBackoff: '1m' })]))
+  t.teardown(() => h.close())
+
+  const res = await h.get('pr-1.review.test', '/info')
+  t.equal(res.status, 502)
+  t.match(res.body, /publishes no host port for container port 4000/)
+  t.match(h.wg.manager.envs.get('example/1')!.m.reason, /portMappings/, 'says where to look')
+  await waitFor(() => fake.count('StopTask') === 1, 10_000, 'the unreachable task stopped')
 })

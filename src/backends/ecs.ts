@@ -71,6 +71,9 @@ export class EcsBackend implements Backend {
     return refs.map(ref => {
       const task = tasks.get(ref.id)
       if (!task) return { ref, phase: 'stopped', reason: `ECS no longer knows the task (${missing.get(ref.id) ?? 'MISSING'})` }
+      const unreachable = this.unreachable(task)
+      // Waiting would only end at the start timeout with a vaguer message.
+      if (unreachable) return { ref, phase: 'stopped', reason: unreachable }
       return toStatus(ref, task, this.cfg.container, endpoints.get(ref.id))
     })
   }
@@ -101,7 +104,6 @@ export class EcsBackend implements Backend {
       if (eni) { out.set(task.taskArn, { host: eni, port: this.port }); continue }
       const port = hostPort(task, this.cfg.container, this.port)
       if (port && task.containerInstanceArn) bridged.push({ task, port })
-      else this.log.warn({ task: task.taskArn, container: this.cfg.container, port: this.port }, 'running task has no ENI and no host port for the app\'s container port')
     }
     if (bridged.length === 0) return out
     let ips: Map<string, string>
@@ -117,6 +119,14 @@ export class EcsBackend implements Backend {
       if (ip) out.set(task.taskArn!, { host: ip, port })
     }
     return out
+  }
+
+  /** A running task the gateway can never reach: the app's port is not published. */
+  private unreachable (task: Task): string | undefined {
+    if (task.lastStatus !== 'RUNNING' || task.desiredStatus === 'STOPPED' || eniAddress(task)) return undefined
+    if (hostPort(task, this.cfg.container, this.port) && task.containerInstanceArn) return undefined
+    return `the task runs but container "${this.cfg.container}" publishes no host port for container port ${this.port} ` +
+      '(check the app\'s port, backend.container and the task definition\'s portMappings)'
   }
 
   async stop (ref: TaskRef, reason: string): Promise<void> {
