@@ -102,6 +102,10 @@ export interface FakeTask {
 }
 
 export const ACCOUNT = '123456789012'
+
+/** Task processes still alive: killed when the test process exits, even if close() never ran. */
+const live = new Set<ChildProcess>()
+process.once('exit', () => { for (const c of live) c.kill('SIGKILL') })
 const hex = (n: number) => randomBytes(n).toString('hex')
 
 /** A free TCP port on this loopback address. */
@@ -298,6 +302,7 @@ export class Model {
     env.ECS_IMAGE = app.image
     const child = spawn(process.execPath, [this.opts.script], { env, stdio: ['ignore', 'pipe', 'pipe'] })
     t.child = child
+    live.add(child)
     const keep = (d: Buffer) => {
       t.output.push(...d.toString('utf8').split('\n').filter(Boolean))
       if (t.output.length > 50) t.output.splice(0, t.output.length - 50)
@@ -306,6 +311,7 @@ export class Model {
     child.stderr?.on('data', keep)
     t.exited = new Promise(resolve => {
       child.once('exit', (code, signal) => {
+        live.delete(child)
         const sig = signal ? ({ SIGKILL: 9, SIGTERM: 15, SIGINT: 2 } as Record<string, number>)[signal] ?? 1 : 0
         t.exitCode = t.forcedExit?.exitCode ?? (code ?? 128 + sig)
         if (t.forcedExit?.reason) t.containerReason = t.forcedExit.reason
