@@ -93,7 +93,7 @@ export async function createWakegate (config: ResolvedConfig, opts: WakegateOpti
   // Webhook route on the public listener, known-PR gate and PR feedback.
   const github = config.github ? (await import('./github/index.js')).startGithub({ config, manager, store, log, publicApp }) : undefined
 
-  const metrics = createMetrics(manager, gateway, store)
+  const metrics = createMetrics(manager, gateway, store, github)
   let listening = false
   const adminApp = config.admin.enabled
     ? createAdmin({ manager, store, metrics, log, token: config.admin.token, ready: () => listening && !gateway.shuttingDown })

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { startGateway, testConfig, exampleApp, waitFor } from './support/harness.js'
+import { startGateway, testConfig, exampleApp, waitFor, EXAMPLE_COMMAND } from './support/harness.js'
 
 const nav = { accept: 'text/html', 'sec-fetch-mode': 'navigate' }
 
@@ -48,4 +48,18 @@ t.test('after the failure backoff a request retries the start', async t => {
   await new Promise(resolve => setTimeout(resolve, 400))
   await h.get('pr-1.review.test', '/')
   t.equal(h.backends.get('example')!.calls.start, 2, 'after it: retried')
+})
+
+t.test('new code for a failed env clears the failure backoff', async t => {
+  const app = exampleApp({ backend: { kind: 'local', command: `if [ "$GIT_SHA" = fixed ]; then ${EXAMPLE_COMMAND}; else exit 1; fi` }, failureBackoff: '1h' })
+  const h = await startGateway(testConfig({}, [app]))
+  t.teardown(() => h.close())
+  const env = h.wg.manager.envs.get('example/1')!
+  t.equal((await h.get('pr-1.review.test', '/info')).status, 502)
+  t.equal(env.state, 'failed')
+  t.equal((await h.get('pr-1.review.test', '/info')).status, 503, 'inside the backoff')
+  h.wg.manager.redeploy(env, 'fixed', 'push')
+  const res = await h.get('pr-1.review.test', '/info')
+  t.equal(res.status, 200, 'the push is tried at once')
+  t.equal(JSON.parse(res.body).sha, 'fixed')
 })

@@ -99,3 +99,10 @@ t.test('adopt makes an asleep env running without a start', async t => {
   t.equal(r.s.generation, 7)
   t.notOk(r.effects.includes('start-task'))
 })
+
+t.test('clear-backoff lets a failed env wake at once', async t => {
+  const failed = run(initialState(), { type: 'wake', cause: 'x' }, { type: 'wake-failed', reason: 'boom' }).s
+  t.notOk(transition(failed, { type: 'wake', cause: 'x' }, 1001, 100_000).changed)
+  const cleared = transition(failed, { type: 'clear-backoff' }, 1001, 100_000).next
+  t.equal(transition(cleared, { type: 'wake', cause: 'x' }, 1001, 100_000).next.state, 'waking')
+})

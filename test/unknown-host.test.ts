@@ -56,3 +56,24 @@ t.test('malformed Host headers never start a task or crash the process', async t
   const upper = await h.get('PR-1.Review.Test.:443', '/info')
   t.equal(upper.status, 200, 'case, port and trailing dot are tolerated')
 })
+
+t.test('known-PR gate: a PR the resolver rejects is a 404, a failed lookup is a 503 to retry; neither starts a task', async t => {
+  const h = await startGateway(testConfig())
+  t.teardown(() => h.close())
+  let down = false
+  h.wg.manager.prResolver = async (_app, pr) => {
+    if (down) throw new Error('GitHub API unreachable')
+    return pr === 7 ? { branch: 'open-pr', sha: 'abc7', source: 'test' } : null
+  }
+  t.equal((await h.get('pr-8.review.test', '/info')).status, 404, 'not an open PR')
+  down = true
+  const failed = await h.get('pr-9.review.test', '/info')
+  t.equal(failed.status, 503)
+  t.equal(JSON.parse(failed.body).error, 'WAKEGATE_PR_LOOKUP_FAILED')
+  t.ok(failed.headers['retry-after'])
+  t.equal(h.backends.get('example')!.calls.start, 0, 'nothing started')
+  down = false
+  const ok = await h.get('pr-7.review.test', '/info')
+  t.equal(ok.status, 200, 'an open PR found through the resolver wakes')
+  t.equal(JSON.parse(ok.body).branch, 'open-pr')
+})

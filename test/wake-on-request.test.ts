@@ -23,3 +23,13 @@ t.test('first request wakes the env and is answered by its task; the second is s
   t.equal(backend.total, callsBefore, 'no backend call for a running env')
   t.equal(second.headers['x-robots-tag'], 'noindex, nofollow')
 })
+
+t.test('a warm start (no request waiting) is not reported as a cold start', async t => {
+  const h = await startGateway(testConfig())
+  t.teardown(() => h.close())
+  const env = h.wg.manager.envs.get('example/1')!
+  await h.wg.manager.wake(env, 'admin')
+  const res = await h.get('pr-1.review.test', '/info')
+  t.equal(res.status, 200)
+  t.equal(res.headers['x-wakegate-cold-start'], undefined)
+})

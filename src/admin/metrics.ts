@@ -3,8 +3,9 @@ import { Registry, Gauge, Counter, collectDefaultMetrics } from 'prom-client'
 import type { EnvManager } from '../lifecycle/manager.js'
 import type { Gateway } from '../proxy/gateway.js'
 import type { Store } from '../stores/store.js'
+import type { GithubIntegration } from '../github/index.js'
 
-export function createMetrics (manager: EnvManager, gateway: Gateway, store: Store): Registry {
+export function createMetrics (manager: EnvManager, gateway: Gateway, store: Store, github?: GithubIntegration): Registry {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'wakegate_process_' })
 
@@ -58,5 +59,23 @@ export function createMetrics (manager: EnvManager, gateway: Gateway, store: Sto
   counter('wakegate_task_starts_total', 'Tasks started', () => manager.counters.starts)
   counter('wakegate_task_stops_total', 'Tasks stopped', () => manager.counters.stops)
   counter('wakegate_wake_failures_total', 'Wakes that failed', () => manager.counters.wakeFailures)
+  if (github) {
+    // One labelled counter per GitHub part, read from its own counters.
+    const parts: Array<[string, string, () => Record<string, number>]> = [
+      ['wakegate_github_webhooks_total', 'Webhook deliveries by outcome', () => ({ ...github.webhooks.counters })],
+      ['wakegate_github_api_total', 'GitHub API calls, retries, rate limits and failures', () => ({ ...github.client.counters })],
+      ['wakegate_github_feedback_total', 'PR comments, Deployments and statuses written', () => ({ ...github.feedback.counters })],
+      ['wakegate_github_pr_lookups_total', 'Known-PR gate lookups by outcome', () => ({ ...github.knownPrs.counters })]
+    ]
+    for (const [name, help, read] of parts) {
+      new Counter({
+        name, help, labelNames: ['kind'], registers: [registry],
+        collect () {
+          this.reset()
+          for (const [kind, n] of Object.entries(read())) this.inc({ kind }, n)
+        }
+      })
+    }
+  }
   return registry
 }

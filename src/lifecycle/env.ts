@@ -59,6 +59,8 @@ export class Env {
   lastWakeMs = 0
   /** Set on ready; the next proxied response says it was a cold start. */
   coldPending = false
+  /** Some request asked for the wake in progress. */
+  wakeByRequest = false
   /** Requests (and upgrades) held while waking. */
   held = 0
   /** Open WebSocket and other long streams. */

@@ -30,6 +30,8 @@ export type LifecycleEvent =
   | { type: 'adopt', generation: number }
   /** New code (a push): start the next generation beside the current one. */
   | { type: 'redeploy' }
+  /** New code for a failed env: the next request may try again at once. */
+  | { type: 'clear-backoff' }
   | { type: 'pending-ready', generation: number }
   | { type: 'pending-failed', generation: number, reason: string }
 
@@ -81,6 +83,7 @@ export function transition (s: MachineState, ev: LifecycleEvent, now: number, ba
 
     case 'failed':
       if (ev.type === 'wake' && now - s.failedAt >= backoff) return start(s)
+      if (ev.type === 'clear-backoff' && now - s.failedAt < backoff) return { next: { ...s, failedAt: now - backoff }, effects: [], changed: true }
       return same(s)
 
     case 'waking':

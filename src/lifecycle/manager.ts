@@ -80,7 +80,11 @@ export class EnvManager extends EventEmitter {
   prResolver: ((app: string, pr: number) => Promise<PrInfo | null>) | undefined
   private resolving = new Map<string, Promise<Env | undefined>>()
 
-  /** Single-flight lookup through prResolver; undefined when the PR may not wake. */
+  /**
+   * Single-flight lookup through prResolver: undefined when the PR may not wake; rejects with
+   * WAKEGATE_PR_LOOKUP_FAILED when the answer could not be had (GitHub down), so the client
+   * is told to retry rather than that the PR does not exist.
+   */
   resolveUnknown (app: string, pr: number): Promise<Env | undefined> {
     const key = `${app}/${pr}`
     const known = this.envs.get(key)
@@ -90,7 +94,7 @@ export class EnvManager extends EventEmitter {
     if (!p) {
       p = this.prResolver(app, pr).then(info => info ? this.register(app, pr, info) : undefined, err => {
         this.log.warn({ err, env: key }, 'PR lookup failed')
-        return undefined
+        throw new WakegateError('WAKEGATE_PR_LOOKUP_FAILED', (err as Error).message)
       }).finally(() => this.resolving.delete(key))
       this.resolving.set(key, p)
     }
@@ -125,8 +129,13 @@ export class EnvManager extends EventEmitter {
    * Single-flight: every caller during one wake gets the same promise. Resolves with the
    * upstream once reachable; rejects with a WakegateError saying why not.
    */
-  wake (env: Env, cause: string): Promise<Upstream> {
+  /**
+   * @param byRequest a request is waiting for this wake (not a warm start from a webhook or
+   *   the admin API), so the first response after it says it was a cold start.
+   */
+  wake (env: Env, cause: string, byRequest = false): Promise<Upstream> {
     if (env.route && env.state === 'running') return Promise.resolve(env.route)
+    if (byRequest) env.wakeByRequest = true
     if (this.closing) return Promise.reject(new WakegateError('WAKEGATE_SHUTTING_DOWN'))
     if (env.state === 'destroyed') return Promise.reject(new WakegateError('WAKEGATE_ENV_DESTROYED'))
     if (!env.wake) {
@@ -304,7 +313,8 @@ export class EnvManager extends EventEmitter {
       env.runningSha = sha
       env.readyAt = Date.now()
       env.lastWakeMs = env.readyAt - env.wakeStartedAt
-      env.coldPending = true
+      env.coldPending = env.wakeByRequest
+      env.wakeByRequest = false
       env.lastSeen = env.readyAt
       this.apply(env, { type: 'ready' })
       // A push arrived while waking: bring the newest code up behind this one.
@@ -317,7 +327,9 @@ export class EnvManager extends EventEmitter {
    * switch when it is reachable. Waking: redeploy once ready. Asleep: the next wake uses it.
    */
   redeploy (env: Env, sha: string | undefined, cause: string): void {
+    const changed = sha !== undefined && sha !== env.sha
     if (sha) env.sha = sha
+    if (env.state === 'failed' && changed) this.apply(env, { type: 'clear-backoff' })
     if (env.state !== 'running') return
     this.log.info({ env: env.key, sha: env.sha, cause }, 'redeploy')
     this.apply(env, { type: 'redeploy' })

@@ -37,7 +37,7 @@ export class ColdPath {
     }
     if (isNavigation(req)) {
       // Start the wake, answer at once with a page that follows it.
-      this.gw.manager.wake(env, 'browser').catch(() => {})
+      this.gw.manager.wake(env, 'browser', true).catch(() => {})
       if (env.route && env.state === 'running') { gw.forward(req, res, env, env.route, 0); return }
       this.waking(req, res, env)
       return
@@ -68,7 +68,7 @@ export class ColdPath {
     // A client that gives up must not stay counted against the hold bound.
     const onClose = () => { if (!res.writableEnded && !res.headersSent) settle() }
     req.once('close', onClose)
-    gw.manager.wake(env, cause).then(route => {
+    gw.manager.wake(env, cause, true).then(route => {
       if (!settle()) return
       if (res.destroyed) return
       go(route)

@@ -65,7 +65,7 @@ export class Gateway implements ForwardHost {
       this.manager.resolveUnknown(m.app, m.pr).then(found => {
         if (found === undefined) this.sendError(res, 'WAKEGATE_UNKNOWN_PR')
         else this.handleEnv(req, res, found)
-      }, () => this.sendError(res, 'WAKEGATE_UNKNOWN_PR'))
+      }, err => this.sendWakegateError(res, err))
       return
     }
     this.handleEnv(req, res, env)

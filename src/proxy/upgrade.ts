@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Env } from '../lifecycle/env.js'
-import { catalogue, type ErrorCode } from '../errors.js'
+import { WakegateError, catalogue, type ErrorCode } from '../errors.js'
 import { forwardRequestHeaders } from './headers.js'
 import type { Gateway } from './gateway.js'
 import type { Upstream } from './upstream.js'
@@ -37,7 +37,7 @@ export class UpgradeProxy {
       gw.manager.resolveUnknown(m.app, m.pr).then(found => {
         if (found) this.handleEnv(req, client, head, found)
         else reject(client, 'WAKEGATE_UNKNOWN_PR')
-      }, () => reject(client, 'WAKEGATE_UNKNOWN_PR'))
+      }, err => reject(client, err instanceof WakegateError ? err.code : 'WAKEGATE_UNKNOWN_PR'))
       return
     }
     this.handleEnv(req, client, head, env)
@@ -55,7 +55,7 @@ export class UpgradeProxy {
     const settle = () => { if (settled) return false; settled = true; env.held--; clearTimeout(timer); return true }
     const timer = setTimeout(() => { if (settle()) reject(client, 'WAKEGATE_HOLD_TIMEOUT') }, app.holdTimeout)
     client.once('close', settle)
-    gw.manager.wake(env, 'websocket').then(route => {
+    gw.manager.wake(env, 'websocket', true).then(route => {
       if (settle() && !client.destroyed) this.pipe(req, client, head, env, route)
     }, () => { if (settle()) reject(client, 'WAKEGATE_BACKEND_FAILED') })
   }
