@@ -54,9 +54,9 @@ t.test('a long rate limit pauses GitHub calls but never the proxy', async t => {
   await waitFor(() => g.github.client.counters.rateLimited === 1, 10_000, 'rate limit seen')
   const callsDuringLimit = g.gh.calls.length
 
-  // Envs wake and are served, an unknown PR is answered at once (no API call), webhooks work.
+  // Envs wake and are served, an unknown PR is answered at once (no API call) with a 503, webhooks work.
   for (let i = 0; i < 20; i++) t.equal((await g.h.get('pr-104.review.test', '/info')).status, 200)
-  t.equal((await g.h.get('pr-999.review.test', '/')).status, 404)
+  t.equal((await g.h.get('pr-999.review.test', '/')).status, 503, 'an unknown PR cannot be confirmed during the limit: retry later')
   await g.pr('opened', g.pull(105))
   t.equal((await g.h.get('pr-105.review.test', '/info')).status, 200, 'a PR known from a webhook wakes')
   t.equal(g.starts(), 3)
@@ -73,12 +73,13 @@ t.test('a long rate limit pauses GitHub calls but never the proxy', async t => {
   t.equal(g.gh.count('POST', /\/issues\/104\/comments$/), 1, 'still one comment')
 })
 
-t.test('the known-PR lookup failing (5xx) gives 404 and starts nothing; it is not cached', async t => {
+t.test('the known-PR lookup failing (5xx) gives a retryable 503 and starts nothing; it is not cached', async t => {
   const g = await githubGateway(t)
   g.pull(106)
   g.gh.fail('GET', /\/pulls\/106$/, { status: 503, times: 2 })
   const res = await g.h.get('pr-106.review.test', '/')
-  t.equal(res.status, 404)
+  t.equal(res.status, 503, 'not a 404: the PR may well exist')
+  t.equal(JSON.parse(res.body).error, 'WAKEGATE_PR_LOOKUP_FAILED')
   t.equal(g.starts(), 0)
   t.equal(g.gh.count('GET', /\/pulls\/106$/), 2, 'one retry on the request path, not more')
   const later = await g.h.get('pr-106.review.test', '/info')
