@@ -1,10 +1,12 @@
-// Streams one request to an upstream through undici's dispatcher and the response back.
-// A class rather than closures: one object per request, methods on the prototype.
+// Streams one request to an upstream through its connection pool and the response back.
+// A class rather than closures: one object per request, methods on the prototype, the
+// request head built as one string, and the client's connection watched by one listener
+// per socket rather than one per request.
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Dispatcher } from 'undici'
+import type { Socket } from 'node:net'
 import type { Env } from '../lifecycle/env.js'
-import type { Upstream } from './upstream.js'
-import { forwardRequestHeaders, forwardResponseHeaders, hasBody } from './headers.js'
+import { BODY_NONE, type BodyKind, type Exchange, type Upstream, type UpstreamConnection } from './upstream.js'
+import { requestHead } from './headers.js'
 
 export interface ForwardHost {
   /** Extra response headers every proxied response carries (X-Robots-Tag). */
@@ -14,11 +16,12 @@ export interface ForwardHost {
   upstreamFailed (fwd: Forward, err: NodeJS.ErrnoException): void
 }
 
-/** content-type: text/event-stream among raw response headers. */
-function isEventStream (raw: Buffer[]): boolean {
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i].length === 12 && raw[i].toString('latin1').toLowerCase() === 'content-type') {
-      return raw[i + 1].toString('latin1').toLowerCase().startsWith('text/event-stream')
+/** content-type: text/event-stream among response headers. */
+function isEventStream (headers: string[]): boolean {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i].length === 12 && headers[i].toLowerCase() === 'content-type') {
+      const v = headers[i + 1]
+      return v.length >= 17 && v.slice(0, 17).toLowerCase() === 'text/event-stream'
     }
   }
   return false
@@ -26,12 +29,28 @@ function isEventStream (raw: Buffer[]): boolean {
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 
-export class Forward implements Dispatcher.DispatchHandler {
-  private abortFn: ((err?: Error) => void) | null = null
+/** The Forward currently using a client connection, so one 'close' listener serves them all. */
+const kForward = Symbol('wakegate.forward')
+type WatchedSocket = Socket & { [kForward]?: Forward | null }
+
+function onClientSocketClose (this: WatchedSocket): void {
+  const f = this[kForward]
+  this[kForward] = null
+  if (f) f.clientGone()
+}
+
+export class Forward implements Exchange {
   responded = false
   private done = false
-  private paused = false
+  private sse = false
+  /** Watching the client through res 'close' (a second request in flight on one socket). */
+  private onResClose: (() => void) | null = null
+  private drainFn: (() => void) | null = null
   readonly body: boolean
+  readonly head: string
+  bodyKind: BodyKind = BODY_NONE
+  readonly headRequest: boolean
+  conn: UpstreamConnection | null = null
 
   constructor (
     readonly host: ForwardHost,
@@ -43,56 +62,80 @@ export class Forward implements Dispatcher.DispatchHandler {
     readonly waited: number,
     readonly attempt: number
   ) {
-    this.body = hasBody(req.headers)
+    const sock = req.socket
+    const method = req.method ?? 'GET'
+    this.head = requestHead(method, req.url ?? '/', req.rawHeaders, {
+      remoteAddress: sock.remoteAddress ?? '',
+      proto: (sock as { encrypted?: boolean }).encrypted ? 'https' : 'http',
+      host: req.headers.host ?? '',
+      append: host.appendForwarded
+    }, this)
+    this.body = this.bodyKind !== BODY_NONE
+    this.headRequest = method === 'HEAD'
   }
+
+  /** The request body source (Exchange). */
+  get source (): IncomingMessage { return this.req }
 
   /** Safe to send again after a connection failure: idempotent and no body consumed. */
   get retryable (): boolean {
     return this.attempt === 0 && !this.body && !this.responded && IDEMPOTENT.has(this.req.method ?? '')
   }
 
+  /** May be replayed on a fresh connection when a reused keep-alive one was found closed. */
+  get replayable (): boolean {
+    return !this.body && IDEMPOTENT.has(this.req.method ?? '')
+  }
+
   start (): void {
-    const { req, upstream, env } = this
+    const env = this.env
     env.inflight++
-    upstream.inflight++
-    this.res.once('close', this.onClientClose)
-    const sock = req.socket
-    upstream.pool.dispatch({
-      path: req.url ?? '/',
-      method: req.method as Dispatcher.HttpMethod,
-      headers: forwardRequestHeaders(req.rawHeaders, {
-        remoteAddress: sock.remoteAddress ?? '',
-        proto: (sock as { encrypted?: boolean }).encrypted ? 'https' : 'http',
-        host: req.headers.host ?? '',
-        append: this.host.appendForwarded
-      }),
-      body: this.body ? req : null,
-      upgrade: null
-    }, this)
+    this.upstream.inflight++
+    const sock = this.req.socket as WatchedSocket
+    const cur = sock[kForward]
+    if (cur === undefined) {
+      sock.on('close', onClientSocketClose)
+      sock[kForward] = this
+    } else if (cur === null) {
+      sock[kForward] = this
+    } else {
+      // Another request of this connection is still in flight (pipelining): watch this one by its response.
+      this.onResClose = () => { if (!this.done) this.clientGone() }
+      this.res.once('close', this.onResClose)
+    }
+    this.upstream.request(this)
   }
 
-  private onClientClose = (): void => {
-    // Client went away before the response ended: stop reading from the upstream.
-    if (!this.done && this.abortFn) this.abortFn(new Error('client closed'))
+  /** The client went away before the response ended: stop reading from the upstream. */
+  clientGone (): void {
+    if (this.done) return
+    const conn = this.conn
+    this.finish()
+    if (conn !== null) conn.abort(this)
+    else this.upstream.cancel(this)
   }
 
-  onConnect (abort: (err?: Error) => void): void {
-    this.abortFn = abort
-  }
-
-  onHeaders (statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
-    if (statusCode < 200) return true // 1xx: Node answers 100-continue itself
+  onResponse (statusCode: number, statusText: string, headers: string[]): boolean {
     const res = this.res
     this.responded = true
-    let add = this.host.staticHeaders
+    const add = this.host.staticHeaders
+    if (add !== null) for (let i = 0; i < add.length; i++) headers.push(add[i])
     if (this.waited >= 0 || this.env.coldPending) {
       const ms = this.waited >= 0 ? this.waited : this.env.lastWakeMs
       this.env.coldPending = false
-      add = [...(add ?? []), 'x-wakegate-cold-start', String(ms), 'server-timing', `wake;dur=${ms};desc="cold start"`]
+      headers.push('x-wakegate-cold-start', String(ms), 'server-timing', `wake;dur=${ms};desc="cold start"`)
     }
-    res.writeHead(statusCode, statusText, forwardResponseHeaders(rawHeaders, add))
-    this.resumeFn = resume
-    if (isEventStream(rawHeaders)) {
+    const sse = isEventStream(headers)
+    try {
+      res.writeHead(statusCode, statusText, headers)
+    } catch (err) {
+      // Headers Node refuses to send (invalid characters): a bad gateway answer.
+      this.responded = false
+      this.conn?.abort(this)
+      this.onFail(Object.assign(err as Error, { code: 'HPE_INVALID_HEADER_TOKEN' }))
+      return false
+    }
+    if (sse) {
       // A server-sent event stream is a long-lived stream: activity while open, ended
       // cleanly (not cut) when its generation finishes draining.
       this.sse = true
@@ -103,38 +146,28 @@ export class Forward implements Dispatcher.DispatchHandler {
     return true
   }
 
-  private sse = false
-
   /** Ends an event stream as a clean end of response; the client's EventSource reconnects. */
   endCleanly (): void {
     if (this.done) return
-    this.abortFn?.(new Error('stream ended by drain'))
+    const conn = this.conn
     this.finish()
+    conn?.abort(this)
     this.res.end()
   }
 
-  private resumeFn: (() => void) | null = null
-
-  onData (chunk: Buffer): boolean {
+  onBody (chunk: Buffer): boolean {
     if (this.res.write(chunk)) return true
-    if (!this.paused) {
-      this.paused = true
-      this.res.once('drain', this.onDrain)
-    }
+    if (this.drainFn === null) this.drainFn = () => { this.conn?.resume(this) }
+    this.res.once('drain', this.drainFn)
     return false
   }
 
-  private onDrain = (): void => {
-    this.paused = false
-    this.resumeFn?.()
-  }
-
-  onComplete (_trailers: string[] | null): void {
+  onEnd (): void {
     this.finish()
     this.res.end()
   }
 
-  onError (err: Error): void {
+  onFail (err: NodeJS.ErrnoException): void {
     const first = !this.done
     this.finish()
     if (!first) return
@@ -146,13 +179,17 @@ export class Forward implements Dispatcher.DispatchHandler {
       return
     }
     if (this.res.destroyed || this.res.writableEnded) return
-    this.host.upstreamFailed(this, err as NodeJS.ErrnoException)
+    this.host.upstreamFailed(this, err)
   }
 
   private finish (): void {
     if (this.done) return
     this.done = true
-    this.res.removeListener('close', this.onClientClose)
+    if (this.onResClose !== null) this.res.removeListener('close', this.onResClose)
+    else {
+      const sock = this.req.socket as WatchedSocket
+      if (sock[kForward] === this) sock[kForward] = null
+    }
     const env = this.env
     env.inflight--
     this.upstream.inflight--

@@ -1,5 +1,7 @@
-// Header rewriting for forwarded requests and responses. Works on raw header arrays
-// ([name, value, name, value, …]) so nothing is parsed into objects on the hot path.
+// Header rewriting for forwarded requests. Works on raw header arrays ([name, value, …])
+// and writes the upstream request head as one string, so nothing is parsed into objects on
+// the hot path. (Response headers are filtered as they are parsed: upstream.ts.)
+import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, type BodyKind } from './upstream.js'
 
 // Hop-by-hop headers (RFC 9110 §7.6.1, plus the de-facto ones Caddy and nginx drop).
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization'])
@@ -72,33 +74,92 @@ export function forwardRequestHeaders (raw: string[], info: ForwardInfo, keepUpg
   return out
 }
 
+/** A token (RFC 9110 §5.6.2) as is, anything else as a quoted-string. */
 function quoteIfNeeded (v: string): string {
-  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(v) ? v : `"${v.replace(/["\\]/g, '\\$&')}"`
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i)
+    if (!TCHAR[c]) return `"${v.replace(/["\\]/g, '\\$&')}"`
+  }
+  return v.length > 0 ? v : '""'
 }
 
+const TCHAR: boolean[] = []
+for (let c = 0; c < 128; c++) TCHAR[c] = /[!#$%&'*+.^_`|~0-9A-Za-z-]/.test(String.fromCharCode(c))
+
+/** Where request-head building reports what it found. */
+export interface HeadInfo {
+  bodyKind: BodyKind
+}
+
+// Request header names handled specially, by length then by lower-cased name.
+const enumSpecial = (names: string[]) => new Map(names.map((n, i) => [n, i + 1]))
+const SPECIAL = enumSpecial(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'proxy-authenticate', 'proxy-authorization', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'expect', 'content-length'])
+const S_CONNECTION = 1
+const S_TE_CHUNKED = 6
+const S_XFF = 10
+const S_XFP = 11
+const S_XFH = 12
+const S_FORWARDED = 13
+const S_CONTENT_LENGTH = 15
+const SPECIAL_LEN: boolean[] = []
+for (const n of SPECIAL.keys()) SPECIAL_LEN[n.length] = true
+
 /**
- * Response headers for the client from undici's raw Buffer pairs: hop-by-hop dropped and
- * `add` appended. Returns a flat string array for res.writeHead.
+ * The request head for the upstream as one string: request line; the client's headers with
+ * hop-by-hop ones dropped (Host kept); X-Forwarded-For/Proto/Host and Forwarded set (or
+ * appended to, in append mode); `transfer-encoding: chunked` when the body is re-chunked.
+ * Reports the body framing in `out.bodyKind`.
  */
-export function forwardResponseHeaders (raw: Buffer[], add: string[] | null): string[] {
-  const out: string[] = []
+export function requestHead (method: string, url: string, raw: string[], info: ForwardInfo, out: HeadInfo): string {
+  let head = `${method} ${url} HTTP/1.1\r\n`
+  let xff: string | undefined
+  let xfp: string | undefined
+  let xfh: string | undefined
+  let fwd: string | undefined
   let extra: Set<string> | null = null
+  let bodyKind: BodyKind = BODY_NONE
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toString('latin1')
-    if (HOP_LEN.has(name.length)) {
-      const lower = name.toLowerCase()
-      if (HOP.has(lower)) {
-        if (lower === 'connection') extra = connectionTokens(raw[i + 1].toString('latin1'), extra)
-        continue
+    const name = raw[i]
+    if (SPECIAL_LEN[name.length] === true) {
+      const kind = SPECIAL.get(name.toLowerCase())
+      if (kind !== undefined) {
+        const value = raw[i + 1]
+        if (kind === S_CONTENT_LENGTH) {
+          if (value !== '0' && bodyKind === BODY_NONE) bodyKind = BODY_LENGTH
+        } else {
+          if (kind === S_CONNECTION) extra = connectionTokens(value, extra)
+          else if (kind === S_TE_CHUNKED) bodyKind = BODY_CHUNKED
+          else if (kind >= S_XFF && kind <= S_FORWARDED && info.append) {
+            if (kind === S_XFF) xff = xff ? `${xff}, ${value}` : value
+            else if (kind === S_XFP) xfp ??= value
+            else if (kind === S_XFH) xfh ??= value
+            else fwd = fwd ? `${fwd}, ${value}` : value
+          }
+          continue
+        }
       }
     }
-    out.push(name, raw[i + 1].toString('latin1'))
+    head += `${name}: ${raw[i + 1]}\r\n`
   }
-  if (extra) {
-    for (let i = out.length - 2; i >= 0; i -= 2) if (extra.has(out[i].toLowerCase())) out.splice(i, 2)
-  }
-  if (add) for (let i = 0; i < add.length; i++) out.push(add[i])
-  return out
+  // Connection named more hop-by-hop headers (rare): build again without them.
+  if (extra !== null) return requestHeadWithout(method, url, raw, info, out, extra)
+  out.bodyKind = bodyKind
+  const addr = info.remoteAddress
+  head += `x-forwarded-for: ${xff ? `${xff}, ${addr}` : addr}\r\nx-forwarded-proto: ${xfp ?? info.proto}\r\nx-forwarded-host: ${xfh ?? info.host}\r\nforwarded: ${fwd ? `${fwd}, ` : ''}for=${addr.includes(':') ? `"[${addr}]"` : addr};host=${quoteIfNeeded(info.host)};proto=${info.proto}\r\n`
+  if (bodyKind === BODY_CHUNKED) head += 'transfer-encoding: chunked\r\n'
+  return head + '\r\n'
+}
+
+function requestHeadWithout (method: string, url: string, raw: string[], info: ForwardInfo, out: HeadInfo, drop: Set<string>): string {
+  // Framing and Host are never dropped this way: the body must stay framed as it arrived.
+  drop.add('connection')
+  drop.delete('content-length')
+  drop.delete('transfer-encoding')
+  drop.delete('host')
+  const kept: string[] = []
+  for (let i = 0; i < raw.length; i += 2) if (!drop.has(raw[i].toLowerCase())) kept.push(raw[i], raw[i + 1])
+  return requestHead(method, url, kept, info, out)
 }
 
 /** True when the request carries a body (so it must be streamed and cannot be retried). */
