@@ -21,6 +21,7 @@ export interface ForwardInfo {
 /** Extra names the Connection header declares hop-by-hop; usually none. */
 function connectionTokens (value: string | undefined, out: Set<string> | null): Set<string> | null {
   if (!value) return out
+  if (value.length <= 10 && /^(keep-alive|close|upgrade)$/i.test(value)) return out
   for (const t of value.split(',')) {
     const name = t.trim().toLowerCase()
     if (name && name !== 'close' && name !== 'keep-alive' && name !== 'upgrade') (out ??= new Set()).add(name)
@@ -102,8 +103,9 @@ const S_XFP = 11
 const S_XFH = 12
 const S_FORWARDED = 13
 const S_CONTENT_LENGTH = 15
-const SPECIAL_LEN: boolean[] = []
-for (const n of SPECIAL.keys()) SPECIAL_LEN[n.length] = true
+/** (length, first letter) of the special names: most other headers skip the lower-casing. */
+const SPECIAL_SHAPE = new Set([...SPECIAL.keys()].map(n => shapeOf(n)))
+function shapeOf (name: string): number { return name.length * 32 + ((name.charCodeAt(0) | 0x20) & 31) }
 
 /**
  * The request head for the upstream as one string: request line; the client's headers with
@@ -121,7 +123,7 @@ export function requestHead (method: string, url: string, raw: string[], info: F
   let bodyKind: BodyKind = BODY_NONE
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]
-    if (SPECIAL_LEN[name.length] === true) {
+    if (SPECIAL_SHAPE.has(shapeOf(name))) {
       const kind = SPECIAL.get(name.toLowerCase())
       if (kind !== undefined) {
         const value = raw[i + 1]

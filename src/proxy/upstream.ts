@@ -94,6 +94,8 @@ export class UpstreamConnection {
   private connectTimer: NodeJS.Timeout | null = null
   private dead = false
   private unpipe: (() => void) | null = null
+  /** Reused for every response head this connection parses. */
+  private readonly parsed: ResponseHead = { status: 0, statusText: '', headers: [], framing: 0, length: -1, keepAlive: true }
 
   constructor (readonly upstream: Upstream) {
     const sock = connect({ host: upstream.host, port: upstream.port })
@@ -340,110 +342,23 @@ export class UpstreamConnection {
 
   /** Parses a response head; false when the exchange failed or was handed a final answer. */
   private parseHead (x: Exchange, head: string): boolean {
-    // Status line: HTTP/1.x SP 3DIGIT SP reason
-    if (head.length < 12 || !head.startsWith('HTTP/1.') || head.charCodeAt(8) !== 32) {
-      this.fail(upstreamError('malformed status line from upstream', 'HPE_INVALID_CONSTANT'))
-      return false
-    }
-    const http10 = head.charCodeAt(7) === 48 /* 0 */
-    const status = statusCode(head)
-    if (status < 0) {
-      this.fail(upstreamError('malformed status code from upstream', 'HPE_INVALID_STATUS'))
-      return false
-    }
-    let eol = head.indexOf('\r\n')
-    if (eol === -1) eol = head.length
-    const statusText = head.length > 13 && eol > 13 ? head.slice(13, eol) : ''
-    const headers: string[] = []
-    let contentLength = -1
-    let te = ''
-    let connection = ''
-    let pos = eol + 2
-    while (pos < head.length) {
-      let next = head.indexOf('\r\n', pos)
-      if (next === -1) next = head.length
-      const colon = head.indexOf(':', pos)
-      if (colon === -1 || colon >= next || colon === pos) {
-        this.fail(upstreamError('malformed header line from upstream', 'HPE_INVALID_HEADER_TOKEN'))
-        return false
-      }
-      const c0 = head.charCodeAt(pos)
-      if (c0 === 32 || c0 === 9 || head.charCodeAt(colon - 1) === 32 || head.charCodeAt(colon - 1) === 9) {
-        // obs-fold or whitespace before the colon (RFC 9112 §5.1): refuse, as llhttp does.
-        this.fail(upstreamError('malformed header line from upstream', 'HPE_INVALID_HEADER_TOKEN'))
-        return false
-      }
-      const name = head.slice(pos, colon)
-      const value = trimOws(head, colon + 1, next)
-      pos = next + 2
-      const nl = name.length
-      // Hop-by-hop and framing headers, by length first so most headers skip the lower-casing.
-      if (nl === 10 || nl === 14 || nl === 17 || nl === 2 || nl === 7 || nl === 16 || nl === 18 || nl === 19 || nl === 7) {
-        const lower = name.toLowerCase()
-        switch (lower) {
-          case 'connection': connection = connection ? `${connection},${value}` : value; continue
-          case 'keep-alive': case 'te': case 'upgrade': case 'proxy-connection': case 'proxy-authenticate': case 'proxy-authorization': continue
-          case 'transfer-encoding': te = te ? `${te},${value}` : value; continue
-          case 'trailer': continue // trailers are not forwarded
-          case 'content-length': {
-            const n = parseLength(value)
-            if (n < 0 || (contentLength !== -1 && contentLength !== n)) {
-              this.fail(upstreamError('invalid Content-Length from upstream', 'HPE_UNEXPECTED_CONTENT_LENGTH'))
-              return false
-            }
-            if (contentLength !== -1) continue // a repeated identical value is sent once
-            contentLength = n
-            break
-          }
-        }
-      }
-      headers.push(name, value)
-    }
-    if (status < 200) {
-      // 1xx (100 Continue, 103 Early Hints): not forwarded; the final answer follows. 101 is
-      // never asked for on this path.
-      if (status === 101) { this.fail(upstreamError('unexpected 101 from upstream', 'HPE_INVALID_STATUS')); return false }
-      return true
-    }
-    // Connection: close / keep-alive, and the headers it names as hop-by-hop.
-    if (connection !== '') {
-      const tokens = connection.toLowerCase().split(',')
-      let close = false
-      let ka = false
-      for (let t of tokens) {
-        t = t.trim()
-        if (t === 'close') close = true
-        else if (t === 'keep-alive') ka = true
-        else if (t !== '' && t !== 'upgrade') dropHeader(headers, t)
-      }
-      if (close || (http10 && !ka)) this.keepAlive = false
-    } else if (http10) this.keepAlive = false
-    // Framing (RFC 9112 §6.3).
-    let phase: number
-    if (x.headRequest || status === 204 || status === 304) phase = -1
-    else if (te !== '') {
-      if (contentLength !== -1) {
-        // Both: Transfer-Encoding wins, and the connection is not reused (smuggling guard).
-        dropHeader(headers, 'content-length')
-        this.keepAlive = false
-      }
-      if (/(^|,)\s*chunked\s*$/i.test(te) && !http10) phase = CHUNK_SIZE
-      else {
-        phase = BODY_UNTIL_CLOSE
-        this.keepAlive = false
-      }
-    } else if (contentLength !== -1) phase = contentLength === 0 ? -1 : LENGTH
-    else { phase = BODY_UNTIL_CLOSE; this.keepAlive = false }
+    const r = this.parsed
+    const err = parseResponseHead(head, x.headRequest, r)
+    if (err !== null) { this.fail(err); return false }
+    if (r.status < 200) return true // 1xx: not forwarded; the final answer follows
+    if (!r.keepAlive) this.keepAlive = false
     this.responded = true
-    if (!x.onResponse(status, statusText, headers, this)) return false
+    const headers = r.headers
+    r.headers = EMPTY // the array now belongs to the exchange
+    if (!x.onResponse(r.status, r.statusText, headers, this)) return false
     if (this.exchange !== x) return false // failed or aborted inside onResponse
-    if (phase === -1) {
+    if (r.framing === NO_BODY) {
       if (this.more) this.keepAlive = false
       this.complete(x)
       return true
     }
-    this.phase = phase
-    this.remaining = contentLength
+    this.phase = r.framing
+    this.remaining = r.length
     return true
   }
 
@@ -508,6 +423,117 @@ function dropHeader (headers: string[], lower: string): void {
     if (headers[i].length === lower.length && headers[i].toLowerCase() === lower) headers.splice(i, 2)
   }
 }
+
+const EMPTY: string[] = []
+/** Response framing: no body (HEAD, 204, 304, Content-Length: 0). */
+export const NO_BODY = -1
+export const FRAMING_LENGTH = LENGTH
+export const FRAMING_CHUNKED = CHUNK_SIZE
+export const FRAMING_UNTIL_CLOSE = BODY_UNTIL_CLOSE
+
+/** What a response head says; one object per connection, filled in for every response. */
+export interface ResponseHead {
+  status: number
+  statusText: string
+  /** Flat [name, value, …], hop-by-hop headers and those Connection names dropped. */
+  headers: string[]
+  /** NO_BODY, FRAMING_LENGTH, FRAMING_CHUNKED or FRAMING_UNTIL_CLOSE */
+  framing: number
+  /** Content-Length, or -1 */
+  length: number
+  /** The connection may carry another request after this response. */
+  keepAlive: boolean
+}
+
+/**
+ * Parses a response head (status line and header lines, without the blank line) into `out`.
+ * Returns null, or the error that makes the response unusable (and its connection unsafe).
+ */
+export function parseResponseHead (head: string, headRequest: boolean, out: ResponseHead): NodeJS.ErrnoException | null {
+  // Status line: HTTP/1.x SP 3DIGIT SP reason
+  if (head.length < 12 || !head.startsWith('HTTP/1.') || head.charCodeAt(8) !== 32) return upstreamError('malformed status line from upstream', 'HPE_INVALID_CONSTANT')
+  const http10 = head.charCodeAt(7) === 48 /* 0 */
+  const status = statusCode(head)
+  if (status < 0) return upstreamError('malformed status code from upstream', 'HPE_INVALID_STATUS')
+  let eol = head.indexOf('\r\n')
+  if (eol === -1) eol = head.length
+  const headers: string[] = []
+  let contentLength = -1
+  let te = ''
+  let connection = ''
+  let pos = eol + 2
+  while (pos < head.length) {
+    let next = head.indexOf('\r\n', pos)
+    if (next === -1) next = head.length
+    const colon = head.indexOf(':', pos)
+    if (colon === -1 || colon >= next || colon === pos) return upstreamError('malformed header line from upstream', 'HPE_INVALID_HEADER_TOKEN')
+    const c0 = head.charCodeAt(pos)
+    const cb = head.charCodeAt(colon - 1)
+    // obs-fold, or whitespace before the colon (RFC 9112 §5.1): refused, as llhttp does.
+    if (c0 === 32 || c0 === 9 || cb === 32 || cb === 9) return upstreamError('malformed header line from upstream', 'HPE_INVALID_HEADER_TOKEN')
+    const name = head.slice(pos, colon)
+    const value = trimOws(head, colon + 1, next)
+    pos = next + 2
+    // Hop-by-hop and framing headers, by length first so most headers skip the lower-casing.
+    if (SPECIAL_SHAPE.has(name.length * 32 + ((name.charCodeAt(0) | 0x20) & 31))) {
+      switch (name.toLowerCase()) {
+        case 'connection': connection = connection ? `${connection},${value}` : value; continue
+        case 'keep-alive': case 'te': case 'upgrade': case 'proxy-connection': case 'proxy-authenticate': case 'proxy-authorization': continue
+        case 'trailer': continue // trailers are read, not forwarded
+        case 'transfer-encoding': te = te ? `${te},${value}` : value; continue
+        case 'content-length': {
+          const n = parseLength(value)
+          if (n < 0 || (contentLength !== -1 && contentLength !== n)) return upstreamError('invalid Content-Length from upstream', 'HPE_UNEXPECTED_CONTENT_LENGTH')
+          if (contentLength !== -1) continue // a repeated identical value is sent once
+          contentLength = n
+          break
+        }
+      }
+    }
+    headers.push(name, value)
+  }
+  out.status = status
+  if (status < 200) {
+    // 1xx (100 Continue, 103 Early Hints) are skipped; 101 is never asked for on this path.
+    return status === 101 ? upstreamError('unexpected 101 from upstream', 'HPE_INVALID_STATUS') : null
+  }
+  out.statusText = eol > 13 ? head.slice(13, eol) : ''
+  let keepAlive = !http10
+  // Connection: close / keep-alive, and the headers it names as hop-by-hop.
+  if (connection !== '') {
+    let close = false
+    let ka = false
+    for (let t of connection.toLowerCase().split(',')) {
+      t = t.trim()
+      if (t === 'close') close = true
+      else if (t === 'keep-alive') ka = true
+      else if (t !== '' && t !== 'upgrade') dropHeader(headers, t)
+    }
+    keepAlive = !close && (!http10 || ka)
+  }
+  // Framing (RFC 9112 §6.3).
+  let framing: number
+  if (headRequest || status === 204 || status === 304) framing = NO_BODY
+  else if (te !== '') {
+    if (contentLength !== -1) {
+      // Both: Transfer-Encoding wins, and the connection is not reused (smuggling guard).
+      dropHeader(headers, 'content-length')
+      keepAlive = false
+    }
+    if (!http10 && /(^|,)\s*chunked\s*$/i.test(te)) framing = CHUNK_SIZE
+    else { framing = BODY_UNTIL_CLOSE; keepAlive = false }
+  } else if (contentLength !== -1) framing = contentLength === 0 ? NO_BODY : LENGTH
+  else { framing = BODY_UNTIL_CLOSE; keepAlive = false }
+  out.headers = headers
+  out.framing = framing
+  out.length = contentLength
+  out.keepAlive = keepAlive
+  return null
+}
+
+/** (length, first letter) of the headers parseResponseHead handles: the rest skip the lower-casing. */
+const SPECIAL_SHAPE = new Set(['connection', 'keep-alive', 'te', 'upgrade', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'trailer', 'transfer-encoding', 'content-length']
+  .map(n => n.length * 32 + ((n.charCodeAt(0) | 0x20) & 31)))
 
 export class Upstream {
   readonly origin: string
