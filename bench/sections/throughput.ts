@@ -1,0 +1,133 @@
+// 1. Throughput and latency: direct, wakegate (env running), @fastify/http-proxy with a fixed
+// upstream and nginx (1 worker, upstream keepalive), on the same upstream, interleaved.
+import { join } from 'node:path'
+import { cpuMs, sampleRss, startNode, type Server } from '../lib/proc.js'
+import { startNginx } from '../lib/nginx.js'
+import { runLoad, type LoadResult } from '../lib/load.js'
+import { waitQuiet } from '../lib/quiet.js'
+import { summarize, table, fmtInt, fmtMs, fmtRange, median, round, type Summary } from '../lib/stats.js'
+import { SERVERS, HOST, type Context, type SectionResult } from '../lib/context.js'
+
+interface Target {
+  name: string
+  server: Server
+  path?: string
+}
+
+export interface ThroughputRow {
+  name: string
+  rps: Summary
+  p50: Summary
+  p99: Summary
+  /** CPU time the server under test spent per request (µs), upstream excluded: less noisy than req/s on a shared machine. */
+  cpuUs: Summary
+  /** Peak RSS of the server under test during its runs (bytes). */
+  peakRss: number
+  /** Response bytes per second as the load tool counted them. */
+  bytesPerSec: Summary
+  errors: number
+  non2xx: number
+}
+
+export interface RunOptions {
+  path?: string
+  /** POST a body of this many bytes with every request. */
+  uploadBytes?: number
+}
+
+/** Runs every target once per round, interleaved, after a short warm-up each. */
+export async function interleaved (ctx: Context, targets: Target[], opts: RunOptions = {}): Promise<ThroughputRow[]> {
+  const path = opts.path ?? '/'
+  const runs = new Map<string, LoadResult[]>(targets.map(t => [t.name, []]))
+  const cpu = new Map<string, number[]>(targets.map(t => [t.name, []]))
+  const rss = new Map<string, number>(targets.map(t => [t.name, 0]))
+  for (const t of targets) {
+    await runLoad(ctx.tools, { url: `http://127.0.0.1:${t.server.port}${t.path ?? path}`, host: HOST, connections: ctx.connections, duration: ctx.quick ? 1 : 2, uploadBytes: opts.uploadBytes })
+  }
+  for (let r = 1; r <= ctx.rounds; r++) {
+    for (const t of targets) {
+      await waitQuiet()
+      const before = cpuMs(t.server.pid)
+      const sampler = sampleRss(t.server.pid)
+      const res = await runLoad(ctx.tools, { url: `http://127.0.0.1:${t.server.port}${t.path ?? path}`, host: HOST, connections: ctx.connections, duration: ctx.duration, uploadBytes: opts.uploadBytes })
+      rss.set(t.name, Math.max(rss.get(t.name)!, sampler.stop()))
+      runs.get(t.name)!.push(res)
+      cpu.get(t.name)!.push(1000 * (cpuMs(t.server.pid) - before) / Math.max(1, res.requests))
+      ctx.log(`  round ${r}/${ctx.rounds} ${t.name.padEnd(24)} ${fmtInt(res.rps).padStart(7)} req/s  p50 ${fmtMs(res.p50)}  p99 ${fmtMs(res.p99)}${res.errors + res.non2xx ? `  errors ${res.errors} non-2xx ${res.non2xx}` : ''}`)
+    }
+  }
+  return targets.map(t => {
+    const rs = runs.get(t.name)!
+    return {
+      name: t.name,
+      rps: summarize(rs.map(r => r.rps)),
+      p50: summarize(rs.map(r => r.p50)),
+      p99: summarize(rs.map(r => r.p99)),
+      cpuUs: summarize(cpu.get(t.name)!),
+      peakRss: rss.get(t.name)!,
+      bytesPerSec: summarize(rs.map(r => r.bytesPerSec)),
+      errors: rs.reduce((a, r) => a + r.errors, 0),
+      non2xx: rs.reduce((a, r) => a + r.non2xx, 0)
+    }
+  })
+}
+
+export function rowsTable (rows: ThroughputRow[]): string {
+  return table([
+    ['', 'req/s median (range)', 'p50', 'p99 median (range)', 'CPU µs/req', 'errors'],
+    ...rows.map(r => [r.name, fmtRange(r.rps, fmtInt), fmtMs(r.p50.median), fmtRange(r.p99, fmtMs), r.cpuUs.median.toFixed(1), String(r.errors + r.non2xx)])
+  ])
+}
+
+/** Median of per-round ratios a/b, and its range. */
+export function ratio (a: ThroughputRow | undefined, b: ThroughputRow | undefined): Summary | undefined {
+  if (!a || !b) return undefined
+  return summarize(a.rps.runs.map((x, i) => x / b.rps.runs[i]))
+}
+
+export async function throughput (ctx: Context): Promise<SectionResult> {
+  const servers: Server[] = []
+  try {
+    const upstream = await startNode('upstream', join(SERVERS, 'upstream.mjs'))
+    servers.push(upstream)
+    const wakegate = await startNode('wakegate', join(SERVERS, 'wakegate.mjs'), [JSON.stringify({ backend: 'fixed', routes: { 1: upstream.port }, prs: [1], wake: [1] })])
+    servers.push(wakegate)
+    const fastify = await startNode('@fastify/http-proxy', join(SERVERS, 'fastify-proxy.mjs'), [String(upstream.port)])
+    servers.push(fastify)
+    const targets: Target[] = [
+      { name: 'direct', server: upstream },
+      { name: 'wakegate', server: wakegate },
+      { name: '@fastify/http-proxy', server: fastify }
+    ]
+    if (ctx.tools.nginx) {
+      const nginx = await startNginx(ctx.tools.nginx, upstream.port)
+      servers.push(nginx)
+      targets.push({ name: 'nginx (1 worker)', server: nginx })
+    }
+    const rows = await interleaved(ctx, targets)
+    const by = (n: string) => rows.find(r => r.name.startsWith(n))
+    const wg = by('wakegate')!
+    const vsNginx = ratio(wg, by('nginx'))
+    const vsFastify = ratio(wg, by('@fastify'))!
+    const nginxRow = by('nginx')
+    const p99x = nginxRow ? wg.p99.median / nginxRow.p99.median : NaN
+    const lines = [rowsTable(rows), '']
+    const fmtR = (s: Summary) => `${s.median.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)})`
+    if (vsNginx) lines.push(`wakegate/nginx               ${fmtR(vsNginx)}   target ≥ 0.5, aim 0.6  ${vsNginx.median >= 0.5 ? 'ok' : 'BELOW TARGET'}`)
+    lines.push(`wakegate/@fastify/http-proxy ${fmtR(vsFastify)}   target ≥ 1.8  ${vsFastify.median >= 1.8 ? 'ok' : 'BELOW TARGET'}`)
+    if (nginxRow) lines.push(`wakegate p99 / nginx p99     ${p99x.toFixed(2)}   target ≤ 2  ${p99x <= 2 ? 'ok' : 'ABOVE TARGET'}`)
+    return {
+      id: 'throughput',
+      title: '1. Throughput and latency (200-byte responses, keep-alive)',
+      text: lines.join('\n'),
+      data: {
+        rows,
+        ratios: { wakegateOverNginx: vsNginx && round(vsNginx.median, 3), wakegateOverFastifyProxy: round(vsFastify.median, 3), p99OverNginx: round(p99x, 3) },
+        ratioRanges: { wakegateOverNginx: vsNginx, wakegateOverFastifyProxy: vsFastify },
+        medianRps: Object.fromEntries(rows.map(r => [r.name, round(median(r.rps.runs), 0)]))
+      }
+    }
+  } finally {
+    for (const s of servers.reverse()) await s.stop()
+  }
+}

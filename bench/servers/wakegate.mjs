@@ -1,0 +1,126 @@
+// Runs the compiled gateway (dist/) for the benchmarks, in its own process.
+//   node wakegate.mjs '<json spec>'
+// spec: {
+//   backend: 'fixed' | 'local',
+//   routes?: { [pr]: port }        fixed: every task of PR n is the server already on that port
+//   command?: string, env?: {}     local: the app each task runs
+//   prs: number[], wake?: number[], workers?: number
+// }
+// Talks to the runner over IPC: { cmd: 'stats' | 'sleep' | 'wake', pr? } → reply with { id, … }.
+import cluster from 'node:cluster'
+import { fileURLToPath } from 'node:url'
+import { dirname, join } from 'node:path'
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const dist = p => import(join(ROOT, 'dist', p))
+
+/** Every task of a PR is the server already listening on routes[pr]: no process to start. */
+class FixedBackend {
+  kind = 'fixed'
+  seq = 0
+  starts = 0
+  constructor (routes) { this.routes = routes }
+  async start (spec) {
+    this.starts++
+    return { id: `fixed-${++this.seq}`, app: spec.app, pr: spec.pr, sha: spec.sha, generation: spec.generation }
+  }
+
+  async describe (refs) {
+    return refs.map(ref => ({ ref, phase: 'running', endpoint: { host: '127.0.0.1', port: Number(this.routes[ref.pr]) } }))
+  }
+
+  async stop () {}
+  async list () { return [] }
+  async close () {}
+}
+
+/** Counts starts of a real backend (the local one). */
+class Counting {
+  starts = 0
+  constructor (inner) { this.inner = inner; this.kind = inner.kind }
+  start (spec) { this.starts++; return this.inner.start(spec) }
+  describe (refs) { return this.inner.describe(refs) }
+  stop (ref, reason) { return this.inner.stop(ref, reason) }
+  list () { return this.inner.list() }
+  close () { return this.inner.close() }
+}
+
+async function main () {
+  if (cluster.isWorker) {
+    // A worker of --workers mode: gets everything it needs from the primary.
+    const { runWorker } = await dist('cluster/worker.js')
+    await runWorker()
+    return
+  }
+  const spec = JSON.parse(process.argv[2])
+  const { validateConfig } = await dist('config/load.js')
+  const { createBackend } = await dist('backends/index.js')
+  const config = validateConfig({
+    listen: { host: '127.0.0.1', port: spec.port ?? 0 },
+    admin: { enabled: false },
+    log: { level: process.env.WAKEGATE_BENCH_LOG ?? 'warn' },
+    ...(spec.workers ? { workers: spec.workers } : {}),
+    apps: [{
+      name: 'bench',
+      host: 'pr-{pr}.bench.test',
+      port: 3000,
+      health: { path: '/healthz' },
+      idleTimeout: '1h',
+      holdTimeout: '60s',
+      startTimeout: '30s',
+      env: spec.env ?? {},
+      prs: spec.prs.map(n => ({ number: n })),
+      backend: spec.backend === 'local'
+        ? { kind: 'local', command: spec.command, stopGrace: '1s' }
+        : { kind: 'local', command: 'true' } // replaced by the fixed backend below
+    }]
+  }, {}, ROOT)
+  const backend = spec.backend === 'local'
+    ? new Counting(await createBackend(config.apps[0], (await dist('log.js')).createLogger('warn')))
+    : new FixedBackend(spec.routes)
+  const backends = new Map([['bench', backend]])
+
+  let manager, url, close
+  if (spec.workers && spec.workers > 1) {
+    const { startCluster } = await dist('cluster/primary.js')
+    const c = await startCluster(config, { backends, workers: spec.workers })
+    manager = c.manager
+    url = c.url
+    close = () => c.close()
+  } else {
+    const { createWakegate } = await dist('server.js')
+    const wg = await createWakegate(config, { backends })
+    await wg.listen()
+    manager = wg.manager
+    url = wg.url
+    close = () => wg.close()
+  }
+  const envOf = pr => manager.envs.get(`bench/${pr}`)
+  for (const pr of spec.wake ?? []) await manager.wake(envOf(pr), 'bench')
+
+  const handlers = {
+    stats: ({ pr }) => ({ starts: manager.counters.starts, backendStarts: backend.starts, rss: process.memoryUsage().rss, readyAt: pr ? envOf(pr)?.readyAt : undefined }),
+    wake: async ({ pr }) => { await manager.wake(envOf(pr), 'bench'); return {} },
+    sleep: async ({ pr }) => {
+      const env = envOf(pr)
+      manager.sleep(env, 'bench')
+      const until = Date.now() + 10_000
+      while (env.state !== 'asleep' && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 5))
+      return { state: env.state }
+    }
+  }
+  process.on('message', msg => {
+    Promise.resolve(handlers[msg.cmd](msg)).then(r => process.send({ id: msg.id, ...r }), err => process.send({ id: msg.id, error: String(err) }))
+  })
+  let stopping = false
+  const stop = () => {
+    if (stopping) return
+    stopping = true
+    close().finally(() => process.exit(0))
+  }
+  process.on('SIGTERM', stop)
+  process.on('disconnect', stop)
+  process.send({ ready: true, port: Number(new URL(url).port), pid: process.pid })
+}
+
+main().catch(err => { console.error(err); process.exit(1) })
