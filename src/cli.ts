@@ -16,6 +16,7 @@ commands:
 
 options:
   -c, --config FILE  configuration file (default: $WAKEGATE_CONFIG or wakegate.yaml)
+  --workers N        serve: N processes share the public listener (default: config \`workers\`, 1)
   -h, --help         show this help
 `
 
@@ -32,7 +33,8 @@ export async function main (argv: string[]): Promise<number> {
       repo: { type: 'string' },
       url: { type: 'string' },
       'dry-run': { type: 'boolean' },
-      'update-secret': { type: 'boolean' }
+      'update-secret': { type: 'boolean' },
+      workers: { type: 'string' }
     }
   })
   const command = positionals[0]
@@ -66,6 +68,27 @@ export async function main (argv: string[]): Promise<number> {
       return 0
     }
     case 'serve': {
+      const workers = values.workers === undefined ? config.workers : Number(values.workers)
+      if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
+        process.stderr.write('wakegate: --workers must be a whole number from 1 to 256\n')
+        return 2
+      }
+      if (workers > 1) {
+        // The primary owns the lifecycle; the workers serve the public listener.
+        const { startCluster } = await import('./cluster/primary.js')
+        const c = await startCluster(config, { workers })
+        let stopping = false
+        const stop = (signal: string) => {
+          if (stopping) return
+          stopping = true
+          c.wg.log.info({ signal }, 'signal received')
+          c.close().then(() => process.exit(0), err => { c.wg.log.error({ err }, 'shutdown failed'); process.exit(1) })
+        }
+        process.on('SIGINT', () => stop('SIGINT'))
+        process.on('SIGTERM', () => stop('SIGTERM'))
+        c.wg.log.info({ url: c.url, workers }, 'workers listening')
+        return -1
+      }
       const { createWakegate } = await import('./server.js')
       const wg = await createWakegate(config)
       let stopping = false

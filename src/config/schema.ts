@@ -141,6 +141,7 @@ export const Config = Type.Object({
   log: Type.Object({
     level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' })
   }, { additionalProperties: false, default: {} }),
+  workers: Type.Integer({ minimum: 1, maximum: 256, default: 1, description: 'Processes serving the public listener (node:cluster); the primary owns the lifecycle, so a wake still starts one task. `wakegate serve --workers N` overrides it' }),
   proxy: Type.Object({
     noindex: Type.Boolean({ default: true, description: 'Add X-Robots-Tag: noindex to proxied responses' }),
     previewBots: Type.Array(Type.String({ minLength: 2 }), { default: [], description: 'Extra user-agent substrings that get the preview page instead of a wake' }),

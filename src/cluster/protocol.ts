@@ -1,0 +1,79 @@
+// Messages between the primary (which owns the lifecycle: EnvManager, backends, store,
+// admin, webhooks) and the worker processes that serve the public listener.
+//
+// Workers keep a mirror of every env (state, phase, route endpoint + generation) that the
+// primary pushes on every change; the hot path reads only that mirror. Wakes, task-lost and
+// control actions go to the primary; workers report activity (in-flight requests, open
+// streams, last seen, per generation) so idle stops and drains see the whole gateway.
+import type { ResolvedConfig } from '../config/load.js'
+import type { Env, EnvEvent } from '../lifecycle/env.js'
+import type { MachineState, WakePhase } from '../lifecycle/machine.js'
+import type { ErrorCode } from '../errors.js'
+import type { GatewayCounters } from '../proxy/gateway.js'
+
+export interface RouteInfo { host: string, port: number, generation: number }
+
+/** Everything a worker needs to know about one env. */
+export interface EnvSnapshot {
+  key: string
+  app: string
+  pr: number
+  branch: string
+  sha: string
+  title?: string
+  author?: string
+  source: string
+  m: MachineState
+  phase: WakePhase
+  phaseDetail: string
+  lastWakeMs: number
+  typicalWake: number
+  /** Where new requests go, or null unless running. */
+  route: RouteInfo | null
+  /** The next response is the first after a wake a request asked for. */
+  coldPending: boolean
+}
+
+export function snapshot (env: Env): EnvSnapshot {
+  const r = env.route
+  return {
+    key: env.key,
+    app: env.app.config.name,
+    pr: env.pr,
+    branch: env.branch,
+    sha: env.sha,
+    title: env.title,
+    author: env.author,
+    source: env.source,
+    m: env.m,
+    phase: env.phase,
+    phaseDetail: env.phaseDetail,
+    lastWakeMs: env.lastWakeMs,
+    typicalWake: env.app.typicalWake,
+    route: r ? { host: r.host, port: r.port, generation: r.generation } : null,
+    coldPending: env.coldPending
+  }
+}
+
+/** Per env: [key, lastSeen, inflight, streams, [[generation, inflight, streams], …]] */
+export type ActivityEntry = [string, number, number, number, Array<[number, number, number]>]
+
+export type ToWorker =
+  | { t: 'init', config: ResolvedConfig, fallback: { host: string, port: number }, hasResolver: boolean, seq: number, envs: EnvSnapshot[] }
+  | { t: 'env', seq: number, s: EnvSnapshot }
+  | { t: 'event', e: EnvEvent }
+  | { t: 'drain-timeout', key: string, generation: number }
+  | { t: 'reply', id: number, ok: true, env: EnvSnapshot | null }
+  | { t: 'reply', id: number, ok: false, code: ErrorCode, detail?: string }
+  | { t: 'shutdown' }
+
+export type ToPrimary =
+  | { t: 'hello' }
+  | { t: 'ready', port: number, address: string }
+  | { t: 'wake', id: number, app: string, pr: number, cause: string, byRequest: boolean }
+  | { t: 'resolve', id: number, app: string, pr: number }
+  | { t: 'task-lost', key: string, generation: number, reason: string }
+  | { t: 'check-task', key: string, generation: number }
+  | { t: 'control', op: 'sleep' | 'destroy' | 'redeploy' | 'forget', key: string, cause?: string, sha?: string }
+  /** `seq`: the last primary update this worker applied (drains wait for it). */
+  | { t: 'activity', seq: number, envs: ActivityEntry[], counters: Partial<GatewayCounters> }
