@@ -18,10 +18,11 @@ import { websocket } from './sections/websocket.js'
 import { wake } from './sections/wake.js'
 import { storm } from './sections/storm.js'
 import { scale } from './sections/scale.js'
+import { clusterSection } from './sections/cluster.js'
 import { micro } from './sections/micro.js'
 
 const SECTIONS: Record<string, (ctx: Context) => Promise<SectionResult>> = {
-  throughput, bodies, websocket, wake, storm, scale, micro
+  throughput, bodies, websocket, wake, storm, scale, cluster: clusterSection, micro
 }
 
 function machine () {
@@ -49,7 +50,7 @@ async function main () {
   const selected = only.filter(s => !skip.has(s))
   const pinning = detectPinning()
   pinSelf()
-  const needsLoad = selected.some(s => s === 'throughput' || s === 'bodies')
+  const needsLoad = selected.some(s => s === 'throughput' || s === 'bodies' || s === 'cluster')
   const tools = needsLoad ? prepareTools({ forceAutocannon: values.autocannon, nginx: selected.includes('throughput') }) : { loader: 'autocannon' as const, nginx: null, notes: [] }
   const ctx: Context = {
     tools,

@@ -65,8 +65,9 @@ export interface Server {
 let seq = 0
 
 /** Starts a node script pinned to the server core; resolves once it reports { ready, port }. */
-export function startNode (name: string, script: string, args: string[] = [], opts: { nodeArgs?: string[], env?: NodeJS.ProcessEnv, timeout?: number } = {}): Promise<Server> {
-  const [cmd, argv] = pinned('server', process.execPath, [...(opts.nodeArgs ?? []), script, ...args])
+export function startNode (name: string, script: string, args: string[] = [], opts: { nodeArgs?: string[], env?: NodeJS.ProcessEnv, timeout?: number, unpinned?: boolean } = {}): Promise<Server> {
+  const nodeArgv = [...(opts.nodeArgs ?? []), script, ...args]
+  const [cmd, argv] = opts.unpinned ? [process.execPath, nodeArgv] : pinned('server', process.execPath, nodeArgv)
   const proc = spawn(cmd, argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...opts.env } })
   children.add(proc)
   proc.once('exit', () => children.delete(proc))

@@ -7,7 +7,7 @@
 //   prs: number[], wake?: number[], workers?: number
 // }
 // Talks to the runner over IPC: { cmd: 'stats' | 'sleep' | 'wake', pr? } → reply with { id, … }.
-import cluster from 'node:cluster'
+// With workers > 1 this process is the cluster primary; the workers run dist/cluster/worker-main.js.
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 
@@ -46,12 +46,6 @@ class Counting {
 }
 
 async function main () {
-  if (cluster.isWorker) {
-    // A worker of --workers mode: gets everything it needs from the primary.
-    const { runWorker } = await dist('cluster/worker.js')
-    await runWorker()
-    return
-  }
   const spec = JSON.parse(process.argv[2])
   const { validateConfig } = await dist('config/load.js')
   const { createBackend } = await dist('backends/index.js')
