@@ -51,6 +51,13 @@ const IDLE_REUSE_MS = 3_000
 const IDLE_CLOSE_MS = 4_000
 const CONNECT_TIMEOUT_MS = 5_000
 const MAX_HEAD = 64 * 1024
+/**
+ * Every upstream socket reads into this one buffer (net.connect's `onread`): no Buffer per
+ * read and no stream machinery. Reads are handled one at a time on this thread, so sharing
+ * is safe as long as nothing keeps a view of it: what outlives the read (body slices handed
+ * to the client response, a partial head) is copied.
+ */
+const READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024)
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1')
 const CHUNK_END = Buffer.from('\r\n', 'latin1')
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1')
@@ -98,10 +105,9 @@ export class UpstreamConnection {
   private readonly parsed: ResponseHead = { status: 0, statusText: '', headers: [], framing: 0, length: -1, keepAlive: true }
 
   constructor (readonly upstream: Upstream) {
-    const sock = connect({ host: upstream.host, port: upstream.port })
+    const sock = connect({ host: upstream.host, port: upstream.port, onread: { buffer: READ_BUFFER, callback: this.onRead } })
     this.socket = sock
     sock.setNoDelay(true)
-    sock.on('data', this.onData)
     sock.on('error', this.onError)
     sock.on('close', this.onClose)
     sock.once('connect', this.onConnect)
@@ -249,7 +255,13 @@ export class UpstreamConnection {
     x.onFail(err ?? upstreamError('upstream closed the connection', 'UND_ERR_SOCKET'))
   }
 
-  private onData = (chunk: Buffer): void => {
+  private onRead = (n: number, buf: Buffer): boolean => {
+    this.onData(buf.subarray(0, n))
+    return !this.paused
+  }
+
+  /** Parses what one read brought; `chunk` is a view of the shared read buffer. */
+  private onData (chunk: Buffer): void {
     let off = 0
     let len = chunk.length
     while (off < len) {
@@ -270,7 +282,7 @@ export class UpstreamConnection {
           const end = data.indexOf(CRLFCRLF, from)
           if (end === -1) {
             if (data.length > MAX_HEAD) { this.fail(upstreamError('upstream response head too large', 'HPE_HEADER_OVERFLOW')); return }
-            this.headBuf = data
+            this.headBuf = this.headBuf !== null ? data : Buffer.from(data) // concat already copied
             return
           }
           this.headBuf = null
@@ -290,11 +302,11 @@ export class UpstreamConnection {
           this.remaining -= n
           if (this.remaining === 0) {
             if (off < len) this.keepAlive = false
-            x.onBody(part)
+            x.onBody(Buffer.from(part))
             this.complete(x)
             return
           }
-          if (!x.onBody(part)) this.pause()
+          if (!x.onBody(Buffer.from(part))) this.pause()
           break
         }
         case CHUNK_SIZE:
@@ -329,11 +341,11 @@ export class UpstreamConnection {
           off += n
           this.remaining -= n
           if (this.remaining === 0) this.phase = CHUNK_DATA_END
-          if (!x.onBody(part)) this.pause()
+          if (!x.onBody(Buffer.from(part))) this.pause()
           break
         }
         case BODY_UNTIL_CLOSE: {
-          if (!x.onBody(off === 0 ? chunk : chunk.subarray(off))) this.pause()
+          if (!x.onBody(Buffer.from(off === 0 ? chunk : chunk.subarray(off)))) this.pause()
           return
         }
       }
