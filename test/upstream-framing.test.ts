@@ -239,3 +239,39 @@ t.test('a client that leaves mid-body closes its upstream connection', async t =
   for (let i = 0; i < 40 && !upstreamClosed; i++) await sleep(25)
   t.ok(upstreamClosed, 'upstream connection closed')
 })
+
+t.test('concurrent large bodies share the read buffer without mixing bytes; a slow reader gets backpressure', async t => {
+  const { createHash, randomBytes } = await import('node:crypto')
+  const bodies = Array.from({ length: 6 }, () => randomBytes(3 * 1024 * 1024 + 123))
+  const { get } = await setup(t, (req, sock) => {
+    const body = bodies[Number(req.path.slice(1))]
+    sock.write(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n`)
+    // Written in uneven pieces so reads of different connections interleave.
+    let off = 0
+    const next = () => {
+      while (off < body.length) {
+        const n = Math.min(body.length - off, 1000 + Math.floor(Math.random() * 200_000))
+        const ok = sock.write(body.subarray(off, off + n))
+        off += n
+        if (!ok) { sock.once('drain', next); return }
+      }
+    }
+    next()
+  })
+  const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
+  const results = await Promise.all(bodies.map(async (_, i) => {
+    const res = await get(`/${i}`)
+    const hash = createHash('sha256')
+    let n = 0
+    for await (const c of res.body) {
+      hash.update(c as Buffer)
+      n += (c as Buffer).length
+      if (i === 0) await sleep(2) // a slow reader: its upstream must wait, not pile up
+    }
+    return { n, hex: hash.digest('hex') }
+  }))
+  for (let i = 0; i < bodies.length; i++) {
+    t.equal(results[i].n, bodies[i].length, `body ${i} length`)
+    t.equal(results[i].hex, sha(bodies[i]), `body ${i} intact`)
+  }
+})

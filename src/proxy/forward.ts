@@ -27,6 +27,17 @@ function isEventStream (headers: string[]): boolean {
   return false
 }
 
+/** Bytes a response may have waiting to be written before its upstream is paused. */
+export const STREAM_SLACK = 128 * 1024
+
+/** Body slices up to this size are copied into Node's pooled small buffers. */
+const SMALL_COPY = 8 * 1024
+/** Larger ones go through recycled chunks the size of a read (at most 16 kept spare: 4 MiB). */
+const CHUNK = 256 * 1024
+const spareChunks: Buffer[] = []
+function takeChunk (): Buffer { return spareChunks.pop() ?? Buffer.allocUnsafeSlow(CHUNK) }
+function giveChunk (b: Buffer): void { if (spareChunks.length < 16) spareChunks.push(b) }
+
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 
 /** The Forward currently using a client connection, so one 'close' listener serves them all. */
@@ -155,10 +166,24 @@ export class Forward implements Exchange {
     this.res.end()
   }
 
-  onBody (chunk: Buffer): boolean {
-    if (this.res.write(chunk)) return true
+  onBody (view: Buffer): boolean {
+    const res = this.res
+    // `view` is the shared read buffer: small slices are copied into Node's buffer pool, large
+    // ones into a recycled chunk that returns to the pool once written (no 64 KiB allocation,
+    // page faults and GC per read of a big download).
+    let ok: boolean
+    if (view.length <= SMALL_COPY || view.length > CHUNK) ok = res.write(Buffer.from(view))
+    else {
+      const chunk = takeChunk()
+      view.copy(chunk)
+      ok = res.write(chunk.length === view.length ? chunk : chunk.subarray(0, view.length), () => giveChunk(chunk))
+    }
+    // A socket's write() says "full" past 16 KiB, i.e. after every large read: stopping the
+    // upstream there costs a stop/start per chunk. Up to STREAM_SLACK in flight per response
+    // keeps both sides moving; past it, the upstream waits for the client (bounded memory).
+    if (ok || res.writableLength < STREAM_SLACK) return true
     if (this.drainFn === null) this.drainFn = () => { this.conn?.resume(this) }
-    this.res.once('drain', this.drainFn)
+    res.once('drain', this.drainFn)
     return false
   }
 

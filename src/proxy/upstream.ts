@@ -38,7 +38,10 @@ export interface Exchange {
   conn: UpstreamConnection | null
   /** The final response head; `headers` is flat and hop-by-hop free. false = stop (failed). */
   onResponse (status: number, statusText: string, headers: string[], conn: UpstreamConnection): boolean
-  /** A slice of the body; false asks the connection to pause until conn.resume(). */
+  /**
+   * A slice of the body; false asks the connection to pause until conn.resume(). The slice
+   * is a view of the shared read buffer, valid only during the call: copy what is kept.
+   */
   onBody (chunk: Buffer): boolean
   /** The response ended (trailers are not forwarded). */
   onEnd (): void
@@ -54,10 +57,11 @@ const MAX_HEAD = 64 * 1024
 /**
  * Every upstream socket reads into this one buffer (net.connect's `onread`): no Buffer per
  * read and no stream machinery. Reads are handled one at a time on this thread, so sharing
- * is safe as long as nothing keeps a view of it: what outlives the read (body slices handed
- * to the client response, a partial head) is copied.
+ * is safe as long as nothing keeps a view of it: what outlives the read (a partial head
+ * here, body slices in the exchange) is copied.
  */
-const READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024)
+const READ_BUFFER = Buffer.allocUnsafeSlow(256 * 1024) // large reads: fewer syscalls per MiB streamed
+const UPLOAD_SLACK = 128 * 1024
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1')
 const CHUNK_END = Buffer.from('\r\n', 'latin1')
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1')
@@ -149,9 +153,11 @@ export class UpstreamConnection {
         ok = sock.write(CHUNK_END)
         sock.uncork()
       } else ok = sock.write(c)
-      if (!ok) src.pause()
+      // As for responses (forward.ts): pause the client only past some slack, not at every
+      // "full" a 16 KiB high-water mark reports after each large chunk.
+      if (!ok && sock.writableLength >= UPLOAD_SLACK) src.pause()
     }
-    const onDrain = () => src.resume()
+    const onDrain = () => { if (src.isPaused()) src.resume() }
     const onEnd = () => {
       cleanup()
       if (chunked) sock.write(LAST_CHUNK)
@@ -302,11 +308,11 @@ export class UpstreamConnection {
           this.remaining -= n
           if (this.remaining === 0) {
             if (off < len) this.keepAlive = false
-            x.onBody(Buffer.from(part))
+            x.onBody(part)
             this.complete(x)
             return
           }
-          if (!x.onBody(Buffer.from(part))) this.pause()
+          if (!x.onBody(part)) this.pause()
           break
         }
         case CHUNK_SIZE:
@@ -341,11 +347,11 @@ export class UpstreamConnection {
           off += n
           this.remaining -= n
           if (this.remaining === 0) this.phase = CHUNK_DATA_END
-          if (!x.onBody(Buffer.from(part))) this.pause()
+          if (!x.onBody(part)) this.pause()
           break
         }
         case BODY_UNTIL_CLOSE: {
-          if (!x.onBody(Buffer.from(off === 0 ? chunk : chunk.subarray(off)))) this.pause()
+          if (!x.onBody(off === 0 ? chunk : chunk.subarray(off))) this.pause()
           return
         }
       }
