@@ -2,7 +2,7 @@
 // --cpu-prof), runs the load generator against it, stops it and prints where the CPU went
 // (self time by function and by package). The .cpuprofile stays in bench/results/ for
 // Chrome DevTools / speedscope.
-//   npx tsx bench/profile.ts [--duration 8] [--workers 2]
+//   npx tsx bench/profile.ts [--duration 8] [--workers 2] [--path /bytes?n=1048576]
 import { parseArgs } from 'node:util'
 import { readdirSync, readFileSync, mkdtempSync, renameSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -41,7 +41,7 @@ export function summarizeProfile (file: string, top = 30): string {
 }
 
 async function main () {
-  const { values } = parseArgs({ options: { duration: { type: 'string' }, workers: { type: 'string' }, target: { type: 'string' } } })
+  const { values } = parseArgs({ options: { duration: { type: 'string' }, workers: { type: 'string' }, path: { type: 'string' } } })
   detectPinning()
   pinSelf()
   const tools = prepareTools({ nginx: false })
@@ -49,8 +49,9 @@ async function main () {
   const upstream = await startNode('upstream', join(SERVERS, 'upstream.mjs'))
   const spec = { backend: 'fixed', routes: { 1: upstream.port }, prs: [1], wake: [1], workers: values.workers ? Number(values.workers) : undefined }
   const wg = await startNode('wakegate', join(SERVERS, 'wakegate.mjs'), [JSON.stringify(spec)], { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] })
-  await runLoad(tools, { url: `http://127.0.0.1:${wg.port}/`, host: HOST, connections: 50, duration: 2 })
-  const r = await runLoad(tools, { url: `http://127.0.0.1:${wg.port}/`, host: HOST, connections: 50, duration: Number(values.duration ?? 8) })
+  const url = `http://127.0.0.1:${wg.port}${values.path ?? '/'}`
+  await runLoad(tools, { url, host: HOST, connections: 50, duration: 2 })
+  const r = await runLoad(tools, { url, host: HOST, connections: 50, duration: Number(values.duration ?? 8) })
   process.stdout.write(`wakegate under ${tools.loader} -c50: ${fmtInt(r.rps)} req/s, p50 ${fmtMs(r.p50)}, p99 ${fmtMs(r.p99)}\n\n`)
   await wg.stop()
   await upstream.stop()

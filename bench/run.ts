@@ -51,7 +51,7 @@ async function main () {
   const pinning = detectPinning()
   pinSelf()
   const needsLoad = selected.some(s => s === 'throughput' || s === 'bodies' || s === 'cluster')
-  const tools = needsLoad ? prepareTools({ forceAutocannon: values.autocannon, nginx: selected.includes('throughput') }) : { loader: 'autocannon' as const, nginx: null, notes: [] }
+  const tools = needsLoad ? prepareTools({ forceAutocannon: values.autocannon, nginx: selected.includes('throughput') || selected.includes('bodies') }) : { loader: 'autocannon' as const, nginx: null, notes: [] }
   const ctx: Context = {
     tools,
     pinning,
