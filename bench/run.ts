@@ -11,6 +11,7 @@ import { cpus, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { prepareTools } from './lib/load.js'
 import { detectPinning, pinSelf } from './lib/proc.js'
+import { noiseStats, quietStats } from './lib/quiet.js'
 import { ROOT, type Context, type SectionResult } from './lib/context.js'
 import { throughput } from './sections/throughput.js'
 import { bodies } from './sections/bodies.js'
@@ -95,6 +96,9 @@ async function main () {
     text: Object.fromEntries(results.map(r => [r.id, r.text])),
     failures
   }
+  const noise = `shared-machine guard: waited ${Math.round(quietStats.waitedMs / 1000)} s for idle CPUs before runs; ${noiseStats.repeated} run(s) repeated because other processes used > 15% of a CPU meanwhile; ${noiseStats.kept + quietStats.noisyRuns} kept although disturbed`
+  process.stdout.write(`${noise}\n`)
+  Object.assign(json, { noise: { ...quietStats, ...noiseStats, text: noise } })
   writeFileSync(file, JSON.stringify(json, null, 2) + '\n')
   writeFileSync(join(dir, 'latest.json'), JSON.stringify(json, null, 2) + '\n')
   process.stdout.write(`results: ${file}\n`)

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createRequire } from 'node:module'
-import { commandExists, pinned } from './proc.js'
+import { commandExists, cpuMs, pinned } from './proc.js'
 
 export interface Tools {
   loader: 'wrk' | 'autocannon'
@@ -71,25 +71,31 @@ export interface LoadResult {
   requests: number
   errors: number
   non2xx: number
+  /** CPU time the load generator used (ms), to tell its work from other processes'. */
+  loaderCpuMs: number
 }
 
 export function runLoad (tools: Tools, o: LoadOptions): Promise<LoadResult> {
   return tools.loader === 'wrk' ? runWrk(o) : runAutocannon(o)
 }
 
-function collect (cmd: string, args: string[], timeoutMs: number): Promise<string> {
+function collect (cmd: string, args: string[], timeoutMs: number): Promise<{ out: string, cpuMs: number }> {
   const [c, a] = pinned('load', cmd, args)
   return new Promise((resolve, reject) => {
     const p = spawn(c, a, { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
+    let used = 0
+    // Sampled while it runs: its /proc entry is gone once it exits.
+    const sampler = setInterval(() => { if (p.pid) used = Math.max(used, cpuMs(p.pid)) }, 200)
     p.stdout.on('data', d => { out += d })
     p.stderr.on('data', d => { err += d })
     const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs)
     p.once('error', reject)
     p.once('close', code => {
       clearTimeout(timer)
-      if (code === 0) resolve(out)
+      clearInterval(sampler)
+      if (code === 0) resolve({ out, cpuMs: used })
       else reject(new Error(`${cmd} exited with ${code}: ${err.slice(0, 500)}`))
     })
   })
@@ -115,7 +121,8 @@ export function parseWrk (out: string): LoadResult {
     bytesPerSec: tr ? Number(tr[1]) * SIZE[tr[2]] : 0,
     requests: num(/(\d+) requests in/),
     errors: sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
-    non2xx: num(/Non-2xx or 3xx responses:\s+(\d+)/)
+    non2xx: num(/Non-2xx or 3xx responses:\s+(\d+)/),
+    loaderCpuMs: 0
   }
 }
 
@@ -131,7 +138,8 @@ async function runWrk (o: LoadOptions): Promise<LoadResult> {
   }
   args.push(o.url)
   try {
-    return parseWrk(await collect('wrk', args, (o.duration + 30) * 1000))
+    const r = await collect('wrk', args, (o.duration + 30) * 1000)
+    return { ...parseWrk(r.out), loaderCpuMs: r.cpuMs }
   } finally {
     if (dir) rmSync(dir, { recursive: true, force: true })
   }
@@ -150,8 +158,10 @@ async function runAutocannon (o: LoadOptions): Promise<LoadResult> {
   }
   args.push(o.url)
   try {
-    const j = JSON.parse(await collect(process.execPath, args, (o.duration + 30) * 1000))
+    const r = await collect(process.execPath, args, (o.duration + 30) * 1000)
+    const j = JSON.parse(r.out)
     return {
+      loaderCpuMs: r.cpuMs,
       rps: j.requests.average,
       p50: j.latency.p50,
       p99: j.latency.p99,

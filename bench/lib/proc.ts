@@ -44,6 +44,13 @@ export function pinSelf (): void {
 }
 
 const children = new Set<ChildProcess>()
+
+/** CPU time (ms) used so far by every process this runner started and is still running. */
+export function ourChildrenCpuMs (): number {
+  let ms = 0
+  for (const c of children) if (c.pid !== undefined && c.exitCode === null) ms += cpuMs(c.pid)
+  return ms
+}
 function killAll () {
   for (const c of children) { try { c.kill('SIGKILL') } catch {} }
 }

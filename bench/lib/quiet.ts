@@ -1,7 +1,7 @@
 // This machine may be shared: before each measured run, wait (bounded) until the CPUs are
 // idle, so another job's burst does not land in one side of an A/B comparison.
 import { readFileSync } from 'node:fs'
-import { sleep } from './proc.js'
+import { ourChildrenCpuMs, sleep } from './proc.js'
 
 function cpuTimes (): { busy: number, total: number } {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
@@ -39,4 +39,47 @@ export async function waitQuiet (threshold = 0.12, maxWait = 60_000): Promise<bo
     if (Date.now() - started > maxWait) { quietStats.noisyRuns++; return false }
     await sleep(1000)
   }
+}
+
+/** Busy CPU time of the whole machine so far (ms, all CPUs). */
+function machineBusyMs (): number {
+  try {
+    return cpuTimes().busy * 10 // USER_HZ = 100
+  } catch {
+    return 0
+  }
+}
+
+function selfCpuMs (): number {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1000
+}
+
+export const noiseStats = { repeated: 0, kept: 0 }
+
+/**
+ * Runs one measurement and checks how much CPU processes other than ours (servers under
+ * test, load generator, this runner) used meanwhile; a run disturbed by more than
+ * `limit` of a CPU is repeated (at most twice). Returns the result and that share.
+ */
+export async function undisturbed<T extends object> (seconds: number, run: () => Promise<T>, log: (s: string) => void, limit = 0.15): Promise<T & { noise: number }> {
+  let last: T & { noise: number } | undefined
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    await waitQuiet()
+    const busy0 = machineBusyMs()
+    const ours0 = ourChildrenCpuMs() + selfCpuMs()
+    const t0 = Date.now()
+    const result = await run()
+    const elapsed = Math.max(1, Date.now() - t0)
+    const others = (machineBusyMs() - busy0) - (ourChildrenCpuMs() + selfCpuMs() - ours0) - ((result as { loaderCpuMs?: number }).loaderCpuMs ?? 0)
+    const noise = Math.max(0, others / elapsed)
+    last = { ...result, noise }
+    if (noise <= limit || attempt === 3) {
+      if (noise > limit) noiseStats.kept++
+      return last
+    }
+    noiseStats.repeated++
+    log(`  (other processes used ${(noise * 100).toFixed(0)}% of a CPU during that ${seconds} s run: repeating it)`)
+  }
+  return last!
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { cpuMs, sampleRss, startNode, type Server } from '../lib/proc.js'
 import { startNginx } from '../lib/nginx.js'
 import { runLoad, type LoadResult } from '../lib/load.js'
-import { waitQuiet } from '../lib/quiet.js'
+import { undisturbed } from '../lib/quiet.js'
 import { summarize, table, fmtInt, fmtMs, fmtRange, median, round, type Summary } from '../lib/stats.js'
 import { SERVERS, HOST, type Context, type SectionResult } from '../lib/context.js'
 
@@ -46,14 +46,20 @@ export async function interleaved (ctx: Context, targets: Target[], opts: RunOpt
   }
   for (let r = 1; r <= ctx.rounds; r++) {
     for (const t of targets) {
-      await waitQuiet()
-      const before = cpuMs(t.server.pid)
-      const sampler = sampleRss(t.server.pid)
-      const res = await runLoad(ctx.tools, { url: `http://127.0.0.1:${t.server.port}${t.path ?? path}`, host: HOST, connections: ctx.connections, duration: ctx.duration, uploadBytes: opts.uploadBytes })
-      rss.set(t.name, Math.max(rss.get(t.name)!, sampler.stop()))
+      let used = 0
+      let peak = 0
+      const res = await undisturbed(ctx.duration, async () => {
+        const before = cpuMs(t.server.pid)
+        const sampler = sampleRss(t.server.pid)
+        const r = await runLoad(ctx.tools, { url: `http://127.0.0.1:${t.server.port}${t.path ?? path}`, host: HOST, connections: ctx.connections, duration: ctx.duration, uploadBytes: opts.uploadBytes })
+        peak = sampler.stop()
+        used = cpuMs(t.server.pid) - before
+        return r
+      }, ctx.log)
+      rss.set(t.name, Math.max(rss.get(t.name)!, peak))
       runs.get(t.name)!.push(res)
-      cpu.get(t.name)!.push(1000 * (cpuMs(t.server.pid) - before) / Math.max(1, res.requests))
-      ctx.log(`  round ${r}/${ctx.rounds} ${t.name.padEnd(24)} ${fmtInt(res.rps).padStart(7)} req/s  p50 ${fmtMs(res.p50)}  p99 ${fmtMs(res.p99)}${res.errors + res.non2xx ? `  errors ${res.errors} non-2xx ${res.non2xx}` : ''}`)
+      cpu.get(t.name)!.push(1000 * used / Math.max(1, res.requests))
+      ctx.log(`  round ${r}/${ctx.rounds} ${t.name.padEnd(24)} ${fmtInt(res.rps).padStart(7)} req/s  p50 ${fmtMs(res.p50)}  p99 ${fmtMs(res.p99)}${res.errors + res.non2xx ? `  errors ${res.errors} non-2xx ${res.non2xx}` : ''}  (others ${(res.noise * 100).toFixed(0)}% CPU)`)
     }
   }
   return targets.map(t => {

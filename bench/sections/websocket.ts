@@ -3,7 +3,7 @@
 import { join } from 'node:path'
 import WebSocket from 'ws'
 import { cpuMs, sleep, startNode, type Server } from '../lib/proc.js'
-import { waitQuiet } from '../lib/quiet.js'
+import { undisturbed } from '../lib/quiet.js'
 import { summarize, table, fmtInt, round, type Summary } from '../lib/stats.js'
 import { SERVERS, type Context, type SectionResult } from '../lib/context.js'
 
@@ -59,10 +59,14 @@ export async function websocket (ctx: Context): Promise<SectionResult> {
     let errors = 0
     for (let r = 1; r <= ctx.rounds; r++) {
       for (const t of targets) {
-        await waitQuiet()
-        const before = cpuMs(t.server.pid)
-        const res = await echoRate(t.server.port, WS_HOST, ctx.connections, ctx.duration)
-        cpu.get(t.name)!.push(1000 * (cpuMs(t.server.pid) - before) / Math.max(1, res.messages))
+        let used = 0
+        const res = await undisturbed(ctx.duration, async () => {
+          const before = cpuMs(t.server.pid)
+          const r = await echoRate(t.server.port, WS_HOST, ctx.connections, ctx.duration)
+          used = cpuMs(t.server.pid) - before
+          return r
+        }, ctx.log)
+        cpu.get(t.name)!.push(1000 * used / Math.max(1, res.messages))
         rates.get(t.name)!.push(res.perSec)
         errors += res.errors
         ctx.log(`  round ${r}/${ctx.rounds} ${t.name.padEnd(10)} ${fmtInt(res.perSec)} messages/s`)
