@@ -143,15 +143,21 @@ export class UpstreamConnection {
   /** Streams the request body with backpressure both ways. */
   private pump (src: Readable, chunked: boolean): void {
     const sock = this.socket
+    // Chunks read in the same tick go out in one writev.
+    let corked = false
+    const uncork = () => { corked = false; sock.uncork() }
     const onData = (c: Buffer) => {
       if (c.length === 0) return
+      if (!corked) {
+        corked = true
+        sock.cork()
+        process.nextTick(uncork)
+      }
       let ok: boolean
       if (chunked) {
-        sock.cork()
         sock.write(c.length.toString(16) + '\r\n', 'latin1')
         sock.write(c)
         ok = sock.write(CHUNK_END)
-        sock.uncork()
       } else ok = sock.write(c)
       // As for responses (forward.ts): pause the client only past some slack, not at every
       // "full" a 16 KiB high-water mark reports after each large chunk.
