@@ -1,10 +1,9 @@
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request, Agent } from 'undici'
-import { ROOT, EXAMPLE_COMMAND, alive, waitFor } from './support/harness.js'
+import { EXAMPLE_COMMAND, alive, waitFor, spawnServe } from './support/harness.js'
 
 function configFile (): string {
   const dir = mkdtempSync(join(tmpdir(), 'wakegate-shutdown-'))
@@ -23,15 +22,7 @@ apps:
   return file
 }
 
-async function spawnGateway () {
-  const child = spawn(process.execPath, ['--import=tsx', join(ROOT, 'src/cli.ts'), 'serve', '--config', configFile()], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  child.stdout.on('data', d => { out += d })
-  child.stderr.on('data', d => { out += d })
-  const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
-  const url = await waitFor(() => /"url":"(http:\/\/[^"]+)"/.exec(out)?.[1], 20_000, 'gateway listening')
-  return { child, exited, url }
-}
+const spawnGateway = () => spawnServe(configFile())
 
 t.test('SIGTERM: in-flight requests finish, task processes are stopped, exit code 0', async t => {
   const { child, exited, url } = await spawnGateway()

@@ -1,11 +1,10 @@
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Agent, request } from 'undici'
 import { stringify } from 'yaml'
-import { startGateway, testConfig, waitFor, ROOT } from './support/harness.js'
+import { startGateway, testConfig, waitFor, spawnServe } from './support/harness.js'
 import { FakeAws, useFakeAwsEnvironment } from './support/fake-aws/index.js'
 import { ecsApp, ecsBackend } from './support/fake-aws/app.js'
 
@@ -43,15 +42,7 @@ t.test('ECS: SIGTERM under load loses no request, exits 0 and leaves the task fo
     proxy: { shutdownGrace: '5s' },
     apps: [{ name: 'example', host: 'pr-{pr}.review.test', health: { path: '/healthz' }, prs: [{ number: 1, branch: 'main', sha: 'c0ffee01' }], backend: ecsBackend(fake) }]
   }))
-  const spawnGateway = async () => {
-    const child = spawn(process.execPath, ['--import=tsx', join(ROOT, 'src/cli.ts'), 'serve', '--config', file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: process.env })
-    let out = ''
-    child.stdout.on('data', d => { out += d })
-    child.stderr.on('data', d => { out += d })
-    const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
-    const url = await waitFor(() => /"url":"(http:\/\/[^"]+)"/.exec(out)?.[1], 20_000, 'gateway listening')
-    return { child, exited, url }
-  }
+  const spawnGateway = () => spawnServe(file)
 
   const first = await spawnGateway()
   const agent = new Agent({ connections: 20, keepAliveTimeout: 30_000 })
