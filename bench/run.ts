@@ -51,8 +51,8 @@ async function main () {
   const selected = only.filter(s => !skip.has(s))
   const pinning = detectPinning()
   pinSelf()
-  const needsLoad = selected.some(s => s === 'throughput' || s === 'bodies' || s === 'cluster')
-  const tools = needsLoad ? prepareTools({ forceAutocannon: values.autocannon, nginx: selected.includes('throughput') || selected.includes('bodies') }) : { loader: 'autocannon' as const, nginx: null, notes: [] }
+  const needsLoad = selected.some(s => s === 'throughput' || s === 'bodies' || s === 'cluster' || s === 'websocket')
+  const tools = needsLoad ? prepareTools({ forceAutocannon: values.autocannon, nginx: ['throughput', 'bodies', 'websocket'].some(x => selected.includes(x)) }) : { loader: 'autocannon' as const, nginx: null, notes: [] }
   const ctx: Context = {
     tools,
     pinning,

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort, startCommand, type Server } from './proc.js'
 
-export async function startNginx (bin: string, upstreamPort: number): Promise<Server> {
+export async function startNginx (bin: string, upstreamPort: number, opts: { websocket?: boolean } = {}): Promise<Server> {
   const dir = mkdtempSync(join(tmpdir(), 'wakegate-nginx-'))
   const port = await freePort()
   const built = spawnSync(bin, ['-V'], { encoding: 'utf8' }).stderr ?? ''
@@ -22,6 +22,7 @@ events { worker_connections 4096; }
 http {
   access_log off;
 ${temp}
+  map $http_upgrade $connection_upgrade { default upgrade; '' ''; }
   upstream app {
     server 127.0.0.1:${upstreamPort};
     keepalive 128;
@@ -31,7 +32,7 @@ ${temp}
     location / {
       proxy_pass http://app;
       proxy_http_version 1.1;
-      proxy_set_header Connection "";
+      proxy_set_header Connection ${opts.websocket ? '$connection_upgrade' : '""'};${opts.websocket ? '\n      proxy_set_header Upgrade $http_upgrade;\n      proxy_read_timeout 1h;' : ''}
       proxy_set_header Host $http_host;
       proxy_set_header X-Forwarded-For $remote_addr;
       proxy_set_header X-Forwarded-Proto $scheme;

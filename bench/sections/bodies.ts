@@ -30,16 +30,22 @@ export async function bodies (ctx: Context): Promise<SectionResult> {
     const down = await interleaved(ctx, targets, { path: `/bytes?n=${SIZE}` })
     ctx.log('  1 MiB uploads')
     const up = await interleaved(ctx, targets, { path: '/upload', uploadBytes: SIZE })
+    // Streaming means memory does not depend on body size: the same load with 16× larger bodies.
+    ctx.log('  16 MiB downloads and uploads (memory only)')
+    const big = { ...ctx, rounds: 1, duration: Math.min(ctx.duration, 4) }
+    const bigDown = await interleaved(big, [targets[1]], { path: `/bytes?n=${16 * SIZE}` })
+    const bigUp = await interleaved(big, [targets[1]], { path: '/upload', uploadBytes: 16 * SIZE })
     const mbs = (r: ThroughputRow): Summary => summarize(r.rps.runs.map(x => x * SIZE / MiB))
     const rows = [
       ['download', down[0], down[1], ratio(down[1], down[0])!, down[2]],
       ['upload', up[0], up[1], ratio(up[1], up[0])!, up[2]]
     ] as const
     const rssSmall = small[0].peakRss
-    const rssLarge = Math.max(down[1].peakRss, up[1].peakRss)
-    const growth = rssLarge - rssSmall
-    // 50 connections each buffering a 1 MiB body would need ≥ 50 MiB more.
-    const buffered = ctx.connections * SIZE
+    const rss1 = Math.max(down[1].peakRss, up[1].peakRss)
+    const rss16 = Math.max(bigDown[0].peakRss, bigUp[0].peakRss)
+    // Buffering whole bodies would add ~15 MiB per connection going from 1 to 16 MiB bodies.
+    const growth = rss16 - rss1
+    const streaming = growth < 64 * MiB
     const text = [
       table([
         ['1 MiB bodies, -c' + ctx.connections, 'direct MiB/s', 'wakegate MiB/s', 'wakegate/direct', 'target ≥ 0.8', 'nginx MiB/s', 'nginx/direct'],
@@ -49,8 +55,8 @@ export async function bodies (ctx: Context): Promise<SectionResult> {
         })
       ]),
       '',
-      `wakegate peak RSS: ${fmtMiB(rssSmall)} with 200-byte responses, ${fmtMiB(down[1].peakRss)} during downloads, ${fmtMiB(up[1].peakRss)} during uploads`,
-      `growth ${fmtMiB(growth)} vs ${fmtMiB(buffered)} if ${ctx.connections} bodies were buffered: ${growth < buffered / 2 ? 'streaming (ok)' : 'GROWS WITH BODY SIZE'}`
+      `wakegate peak RSS: ${fmtMiB(rssSmall)} with 200-byte responses; ${fmtMiB(down[1].peakRss)} / ${fmtMiB(up[1].peakRss)} during 1 MiB downloads / uploads; ${fmtMiB(bigDown[0].peakRss)} / ${fmtMiB(bigUp[0].peakRss)} with 16 MiB bodies`,
+      `1 MiB → 16 MiB bodies: ${growth >= 0 ? '+' : ''}${fmtMiB(growth)} (buffering ${ctx.connections} bodies would add ~${fmtMiB(ctx.connections * 15 * SIZE)}): ${streaming ? 'memory independent of body size (streaming)' : 'GROWS WITH BODY SIZE'}`
     ].join('\n')
     return {
       id: 'bodies',
@@ -59,7 +65,7 @@ export async function bodies (ctx: Context): Promise<SectionResult> {
       data: {
         download: { directMiBps: mbs(down[0]), wakegateMiBps: mbs(down[1]), ratio: round(rows[0][3].median, 3), ratioRange: rows[0][3], nginxMiBps: down[2] && mbs(down[2]) },
         upload: { directMiBps: mbs(up[0]), wakegateMiBps: mbs(up[1]), ratio: round(rows[1][3].median, 3), ratioRange: rows[1][3], nginxMiBps: up[2] && mbs(up[2]) },
-        rss: { small: rssSmall, download: down[1].peakRss, upload: up[1].peakRss, growth },
+        rss: { small: rssSmall, download1MiB: down[1].peakRss, upload1MiB: up[1].peakRss, download16MiB: bigDown[0].peakRss, upload16MiB: bigUp[0].peakRss, growth1to16: growth, streaming },
         errors: { download: down.map(r => r.errors + r.non2xx), upload: up.map(r => r.errors + r.non2xx) }
       }
     }

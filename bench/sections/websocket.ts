@@ -3,6 +3,7 @@
 import { join } from 'node:path'
 import WebSocket from 'ws'
 import { cpuMs, sleep, startNode, type Server } from '../lib/proc.js'
+import { startNginx } from '../lib/nginx.js'
 import { undisturbed } from '../lib/quiet.js'
 import { summarize, table, fmtInt, round, type Summary } from '../lib/stats.js'
 import { SERVERS, type Context, type SectionResult } from '../lib/context.js'
@@ -53,6 +54,12 @@ export async function websocket (ctx: Context): Promise<SectionResult> {
     const wg = await startNode('wakegate', join(SERVERS, 'wakegate.mjs'), [JSON.stringify({ backend: 'fixed', routes: { 2: up.port }, prs: [2], wake: [2] })])
     servers.push(wg)
     const targets = [{ name: 'direct', server: up }, { name: 'wakegate', server: wg }]
+    if (ctx.tools.nginx) {
+      // For reference: a C proxy relaying the same frames on the same CPU.
+      const nginx = await startNginx(ctx.tools.nginx, up.port, { websocket: true })
+      servers.push(nginx)
+      targets.push({ name: 'nginx', server: nginx })
+    }
     for (const t of targets) await echoRate(t.server.port, WS_HOST, ctx.connections, 1)
     const rates = new Map<string, number[]>(targets.map(t => [t.name, []]))
     const cpu = new Map<string, number[]>(targets.map(t => [t.name, []]))
@@ -75,20 +82,22 @@ export async function websocket (ctx: Context): Promise<SectionResult> {
     const d = summarize(rates.get('direct')!)
     const w = summarize(rates.get('wakegate')!)
     const ratio: Summary = summarize(w.runs.map((x, i) => x / d.runs[i]))
+    const n = rates.has('nginx') ? summarize(rates.get('nginx')!) : undefined
     const text = [
       table([
         [`echo, -c${ctx.connections}, 64 B`, 'messages/s median (range)', 'server CPU µs/msg'],
         ['direct (ws server)', `${fmtInt(d.median)} (${fmtInt(d.min)}–${fmtInt(d.max)})`, summarize(cpu.get('direct')!).median.toFixed(1)],
-        ['wakegate → ws server', `${fmtInt(w.median)} (${fmtInt(w.min)}–${fmtInt(w.max)})`, summarize(cpu.get('wakegate')!).median.toFixed(1)]
+        ['wakegate → ws server', `${fmtInt(w.median)} (${fmtInt(w.min)}–${fmtInt(w.max)})`, summarize(cpu.get('wakegate')!).median.toFixed(1)],
+        ...(n ? [['nginx → ws server', `${fmtInt(n.median)} (${fmtInt(n.min)}–${fmtInt(n.max)})`, summarize(cpu.get('nginx')!).median.toFixed(1)]] : [])
       ]),
       '',
-      `wakegate/direct ${ratio.median.toFixed(2)} (${ratio.min.toFixed(2)}–${ratio.max.toFixed(2)}); errors ${errors}`
+      `wakegate/direct ${ratio.median.toFixed(2)} (${ratio.min.toFixed(2)}–${ratio.max.toFixed(2)})${n ? `, nginx/direct ${(n.median / d.median).toFixed(2)}` : ''}; errors ${errors}`
     ].join('\n')
     return {
       id: 'websocket',
       title: '3. WebSocket echo through wakegate vs direct',
       text,
-      data: { direct: d, wakegate: w, ratio: round(ratio.median, 3), ratioRange: ratio, cpuUsPerMessage: { direct: summarize(cpu.get('direct')!), wakegate: summarize(cpu.get('wakegate')!) }, errors }
+      data: { direct: d, wakegate: w, nginx: n, ratio: round(ratio.median, 3), ratioRange: ratio, cpuUsPerMessage: { direct: summarize(cpu.get('direct')!), wakegate: summarize(cpu.get('wakegate')!) }, errors }
     }
   } finally {
     for (const s of servers.reverse()) await s.stop()
