@@ -2,7 +2,7 @@
 // sent upstream and the response head parsed back, per proxied request.
 // Run: npx tsx test/header-rewrite.bench.ts (or npm run bench).
 import { requestHead, forwardRequestHeaders, type HeadInfo } from '../src/proxy/headers.js'
-import { parseResponseHead, type ResponseHead } from '../src/proxy/upstream.js'
+import { parseResponseHead, type ResponseHead } from '../src/proxy/response-head.js'
 import { bench, report } from '../bench/lib/micro.js'
 
 const browser = [

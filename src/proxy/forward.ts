@@ -5,7 +5,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Env } from '../lifecycle/env.js'
-import { BODY_NONE, type BodyKind, type Exchange, type Upstream, type UpstreamConnection } from './upstream.js'
+import { BODY_NONE, type BodyKind, type Exchange } from './exchange.js'
+import type { Upstream } from './upstream.js'
+import type { UpstreamConnection } from './upstream-connection.js'
 import { requestHead } from './headers.js'
 
 export interface ForwardHost {

@@ -1,7 +1,8 @@
 // Header rewriting for forwarded requests. Works on raw header arrays ([name, value, …])
 // and writes the upstream request head as one string, so nothing is parsed into objects on
-// the hot path. (Response headers are filtered as they are parsed: upstream.ts.)
-import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, type BodyKind } from './upstream.js'
+// the hot path. (Response headers are filtered as they are parsed: response-head.ts.)
+import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, type BodyKind } from './exchange.js'
+import { headerShape } from './response-head.js'
 
 // Hop-by-hop headers (RFC 9110 §7.6.1, plus the de-facto ones Caddy and nginx drop).
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization'])
@@ -103,9 +104,8 @@ const S_XFP = 11
 const S_XFH = 12
 const S_FORWARDED = 13
 const S_CONTENT_LENGTH = 15
-/** (length, first letter) of the special names: most other headers skip the lower-casing. */
-const SPECIAL_SHAPE = new Set([...SPECIAL.keys()].map(n => shapeOf(n)))
-function shapeOf (name: string): number { return name.length * 32 + ((name.charCodeAt(0) | 0x20) & 31) }
+/** Shapes of the special names: most other headers skip the lower-casing. */
+const SPECIAL_SHAPE = new Set([...SPECIAL.keys()].map(headerShape))
 
 /**
  * The request head for the upstream as one string: request line; the client's headers with
@@ -123,7 +123,7 @@ export function requestHead (method: string, url: string, raw: string[], info: F
   let bodyKind: BodyKind = BODY_NONE
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]
-    if (SPECIAL_SHAPE.has(shapeOf(name))) {
+    if (SPECIAL_SHAPE.has(headerShape(name))) {
       const kind = SPECIAL.get(name.toLowerCase())
       if (kind !== undefined) {
         const value = raw[i + 1]
