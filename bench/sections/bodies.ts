@@ -8,7 +8,7 @@
 import { join } from 'node:path'
 import { startNode, type Server } from '../lib/proc.js'
 import { startNginx } from '../lib/nginx.js'
-import { interleaved, ratio, type ThroughputRow } from './throughput.js'
+import { interleaved, ratio, startUpstreamAndGateway, type ThroughputRow } from './throughput.js'
 import { summarize, table, fmtInt, fmtMiB, round, MiB, type Summary } from '../lib/stats.js'
 import { SERVERS, type Context, type SectionResult } from '../lib/context.js'
 
@@ -17,10 +17,7 @@ const SIZE = MiB
 export async function bodies (ctx: Context): Promise<SectionResult> {
   const servers: Server[] = []
   try {
-    const upstream = await startNode('upstream', join(SERVERS, 'upstream.mjs'))
-    servers.push(upstream)
-    const wakegate = await startNode('wakegate', join(SERVERS, 'wakegate.mjs'), [JSON.stringify({ backend: 'fixed', routes: { 1: upstream.port }, prs: [1], wake: [1] })])
-    servers.push(wakegate)
+    const { upstream, wakegate } = await startUpstreamAndGateway(servers)
     const relay = await startNode('tcp-relay', join(SERVERS, 'tcp-relay.mjs'), [String(upstream.port)])
     servers.push(relay)
     const targets = [{ name: 'direct', server: upstream }, { name: 'wakegate', server: wakegate }, { name: 'tcp relay', server: relay }]

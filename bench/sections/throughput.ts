@@ -91,13 +91,19 @@ export function ratio (a: ThroughputRow | undefined, b: ThroughputRow | undefine
   return summarize(a.rps.runs.map((x, i) => x / b.rps.runs[i]))
 }
 
+/** The shared upstream, and wakegate with PR 1 running on it (both added to `servers`). */
+export async function startUpstreamAndGateway (servers: Server[]): Promise<{ upstream: Server, wakegate: Server }> {
+  const upstream = await startNode('upstream', join(SERVERS, 'upstream.mjs'))
+  servers.push(upstream)
+  const wakegate = await startNode('wakegate', join(SERVERS, 'wakegate.mjs'), [JSON.stringify({ backend: 'fixed', routes: { 1: upstream.port }, prs: [1], wake: [1] })])
+  servers.push(wakegate)
+  return { upstream, wakegate }
+}
+
 export async function throughput (ctx: Context): Promise<SectionResult> {
   const servers: Server[] = []
   try {
-    const upstream = await startNode('upstream', join(SERVERS, 'upstream.mjs'))
-    servers.push(upstream)
-    const wakegate = await startNode('wakegate', join(SERVERS, 'wakegate.mjs'), [JSON.stringify({ backend: 'fixed', routes: { 1: upstream.port }, prs: [1], wake: [1] })])
-    servers.push(wakegate)
+    const { upstream, wakegate } = await startUpstreamAndGateway(servers)
     const fastify = await startNode('@fastify/http-proxy', join(SERVERS, 'fastify-proxy.mjs'), [String(upstream.port)])
     servers.push(fastify)
     const targets: Target[] = [

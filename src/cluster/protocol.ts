@@ -9,20 +9,13 @@ import type { ResolvedConfig } from '../config/load.js'
 import type { Env, EnvEvent } from '../lifecycle/env.js'
 import type { MachineState, WakePhase } from '../lifecycle/machine.js'
 import type { ErrorCode } from '../errors.js'
+import type { EnvRecord } from '../stores/store.js'
 import type { GatewayCounters } from '../proxy/gateway.js'
 
 export interface RouteInfo { host: string, port: number, generation: number }
 
-/** Everything a worker needs to know about one env. */
-export interface EnvSnapshot {
-  key: string
-  app: string
-  pr: number
-  branch: string
-  sha: string
-  title?: string
-  author?: string
-  source: string
+/** Everything a worker needs to know about one env: its identity as stored, and its live state. */
+export interface EnvSnapshot extends Pick<EnvRecord, 'key' | 'app' | 'pr' | 'branch' | 'sha' | 'title' | 'author' | 'source'> {
   m: MachineState
   phase: WakePhase
   phaseDetail: string
