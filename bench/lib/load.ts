@@ -3,7 +3,8 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { createRequire } from 'node:module'
 import { commandExists, cpuMs, pinned } from './proc.js'
 
@@ -59,6 +60,8 @@ export interface LoadOptions {
   duration: number
   /** POST a body of this many bytes with every request. */
   uploadBytes?: number
+  /** A fixed offered load (requests/s over all connections, GETs) instead of as fast as possible. */
+  rate?: number
 }
 
 export interface LoadResult {
@@ -76,6 +79,7 @@ export interface LoadResult {
 }
 
 export function runLoad (tools: Tools, o: LoadOptions): Promise<LoadResult> {
+  if (o.rate !== undefined) return runOpenLoop(o)
   return tools.loader === 'wrk' ? runWrk(o) : runAutocannon(o)
 }
 
@@ -143,6 +147,16 @@ async function runWrk (o: LoadOptions): Promise<LoadResult> {
   } finally {
     if (dir) rmSync(dir, { recursive: true, force: true })
   }
+}
+
+/** A fixed offered rate (open-loop.mjs): latency from when each request was due. */
+async function runOpenLoop (o: LoadOptions): Promise<LoadResult> {
+  if (o.uploadBytes) throw new Error('the open-loop generator sends GETs only')
+  const script = join(dirname(fileURLToPath(import.meta.url)), 'open-loop.mjs')
+  const spec = { url: o.url, host: o.host, rate: o.rate, duration: o.duration, connections: o.connections }
+  const r = await collect(process.execPath, [script, JSON.stringify(spec)], (o.duration + 30) * 1000)
+  const j = JSON.parse(r.out) as { rps: number, p50: number, p99: number, requests: number, errors: number, non2xx: number }
+  return { ...j, bytesPerSec: 0, loaderCpuMs: r.cpuMs }
 }
 
 async function runAutocannon (o: LoadOptions): Promise<LoadResult> {
