@@ -21,7 +21,7 @@ const waiting = []
 const idle = []
 
 function open () {
-  const c = { sock: connect({ host: url.hostname, port: Number(url.port) }), due: 0, buf: null, need: -1 }
+  const c = { sock: connect({ host: url.hostname, port: Number(url.port) }), due: 0, buf: null, need: -1, last: false }
   c.sock.setNoDelay(true)
   c.sock.on('connect', () => { idle.push(c); drain() })
   c.sock.on('data', d => onData(c, d))
@@ -44,6 +44,8 @@ function onData (c, d) {
     if (status < 200 || status >= 300) non2xx++
     const m = /\r\ncontent-length:\s*(\d+)/i.exec(head)
     c.need = end + 4 + (m ? Number(m[1]) : 0)
+    // nginx closes a keep-alive connection after keepalive_requests (1,000) responses.
+    c.last = /\r\nconnection:\s*close/i.test(head)
   }
   if (c.buf.length < c.need) return
   const now = performance.now()
@@ -51,6 +53,7 @@ function onData (c, d) {
   c.buf = c.buf.length > c.need ? c.buf.subarray(c.need) : null
   c.need = -1
   c.due = 0
+  if (c.last) { c.sock.destroy(); return } // reopened on close
   const next = waiting.shift()
   if (next !== undefined) send(c, next)
   else idle.push(c)
