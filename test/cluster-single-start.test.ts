@@ -3,6 +3,7 @@
 // activity in any worker keeps the env awake.
 import t from 'tap'
 import { request, Agent } from 'undici'
+import WebSocket from 'ws'
 import { pino } from 'pino'
 import { testConfig, exampleApp, CountingBackend, waitFor, sleep } from './support/harness.js'
 import { createBackend } from '../src/backends/index.js'
@@ -82,4 +83,30 @@ t.test('a redeploy reaches every worker; the old generation drains its in-flight
   t.equal(old.body, 'slept 1500\n')
   await waitFor(() => backend.calls.stop === 1, 5000, 'old task stopped after its drain')
   t.equal(backend.calls.start, 2)
+})
+
+t.test('/metrics counts the WebSocket tunnels and held requests of the workers', async t => {
+  const { c, get } = await start(t, testConfig({}, [exampleApp({ env: { READY_AFTER_MS: '2500' } })]))
+  const metric = async (name: string): Promise<number> => {
+    const res = await request(`${c.wg.adminUrl!}/metrics`)
+    const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(await res.body.text())
+    return m ? Number(m[1]) : NaN
+  }
+  // Held in a worker while the env wakes (the app answers its health check after 2.5 s).
+  const held = get('/info')
+  await waitFor(async () => await metric('wakegate_held_requests') === 1, 5000, 'the held request counted')
+  t.equal((await held).status, 200)
+  await waitFor(async () => await metric('wakegate_held_requests') === 0, 5000, 'released')
+  // Tunnels open in the workers.
+  const sockets = await Promise.all([1, 2, 3].map(() => new Promise<WebSocket>((resolve, reject) => {
+    const ws = new WebSocket(`${c.url.replace('http', 'ws')}/ws`, { headers: { host: 'pr-1.review.test' } })
+    ws.once('open', () => resolve(ws))
+    ws.once('error', reject)
+  })))
+  t.teardown(() => { for (const ws of sockets) ws.terminate() })
+  await waitFor(async () => await metric('wakegate_open_streams') === 3, 5000, 'three tunnels counted')
+  t.pass('three tunnels counted')
+  for (const ws of sockets) ws.close()
+  await waitFor(async () => await metric('wakegate_open_streams') === 0, 5000, 'closed tunnels no longer counted')
+  t.pass('closed tunnels no longer counted')
 })

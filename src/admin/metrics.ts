@@ -22,11 +22,11 @@ export function createMetrics (manager: EnvManager, gateway: Gateway, store: Sto
   })
   new Gauge({
     name: 'wakegate_open_streams', help: 'Open WebSocket tunnels', registers: [registry],
-    collect () { this.set(gateway.upgrades.tunnels.size) }
+    collect () { this.set(gateway.upgrades.tunnels.size + gateway.remote.tunnels) }
   })
   new Gauge({
     name: 'wakegate_held_requests', help: 'Requests held while their env wakes', registers: [registry],
-    collect () { let n = 0; for (const e of manager.active) n += e.held; this.set(n) }
+    collect () { this.set(gateway.holding + gateway.remote.held) }
   })
   new Gauge({
     name: 'wakegate_store_up', help: '1 when the store is reachable', labelNames: ['kind'], registers: [registry],

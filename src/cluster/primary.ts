@@ -48,6 +48,9 @@ interface WorkerState {
   ackSeq: number
   activity: Map<string, Activity>
   requests: number
+  /** Open WebSocket tunnels and held requests at its last report. */
+  tunnels: number
+  held: number
 }
 
 /** Path of the worker entry next to this module (.ts under tsx, .js in dist). */
@@ -125,7 +128,7 @@ class Hub {
 
   private fork (): void {
     const worker = cluster.fork()
-    const state: WorkerState = { worker, ready: false, ackSeq: 0, activity: new Map(), requests: 0 }
+    const state: WorkerState = { worker, ready: false, ackSeq: 0, activity: new Map(), requests: 0, tunnels: 0, held: 0 }
     this.workers.set(worker.id, state)
     worker.on('message', (msg: ToPrimary) => this.onMessage(state, msg))
     worker.on('exit', (code, signal) => this.onExit(state, code, signal))
@@ -234,6 +237,9 @@ class Hub {
         for (const key of this.switchSeq.keys()) changed.add(key)
         for (const key of changed) this.recompute(key)
         this.addCounters(w, msg.counters)
+        w.tunnels = msg.tunnels
+        w.held = msg.held
+        this.sumRemote()
         break
       }
     }
@@ -281,9 +287,18 @@ class Hub {
     w.requests += delta.requests ?? 0
   }
 
+  /** Workers' open tunnels and held requests, for /metrics. */
+  private sumRemote (): void {
+    const r = this.wg.gateway.remote
+    r.tunnels = 0
+    r.held = 0
+    for (const w of this.workers.values()) { r.tunnels += w.tunnels; r.held += w.held }
+  }
+
   private onExit (w: WorkerState, code: number | null, signal: string | null): void {
     this.workers.delete(w.worker.id)
     for (const key of w.activity.keys()) this.recompute(key)
+    this.sumRemote()
     if (this.closing) return
     const now = Date.now()
     this.restarts = this.restarts.filter(t => now - t < 60_000)

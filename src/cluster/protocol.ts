@@ -69,4 +69,4 @@ export type ToPrimary =
   | { t: 'check-task', key: string, generation: number }
   | { t: 'control', op: 'sleep' | 'destroy' | 'redeploy' | 'forget', key: string, cause?: string, sha?: string }
   /** `seq`: the last primary update this worker applied (drains wait for it). */
-  | { t: 'activity', seq: number, envs: ActivityEntry[], counters: Partial<GatewayCounters> }
+  | { t: 'activity', seq: number, envs: ActivityEntry[], counters: Partial<GatewayCounters>, tunnels: number, held: number }

@@ -189,7 +189,8 @@ export class WorkerManager extends EnvManager {
       envs.push([env.key, env.lastSeen, env.inflight, env.streams, gens])
       if (env.route === null && env.draining.size === 0 && env.inflight === 0 && env.streams === 0) this.tracked.delete(env)
     }
-    this.send({ t: 'activity', seq: this.seq, envs, counters: this.counterDeltas() })
+    const gw = this.gateway
+    this.send({ t: 'activity', seq: this.seq, envs, counters: this.counterDeltas(), tunnels: gw ? gw.upgrades.tunnels.size : 0, held: gw ? gw.holding : 0 })
   }
 
   private counterDeltas (): Partial<GatewayCounters> {

@@ -52,12 +52,14 @@ export class ColdPath {
     const app = env.app.config
     if (env.held >= app.maxHeld) { gw.counters.rejected++; gw.sendError(res, 'WAKEGATE_HOLD_FULL'); return }
     env.held++
+    gw.holding++
     gw.counters.held++
     let settled = false
     const settle = () => {
       if (settled) return false
       settled = true
       env.held--
+      gw.holding--
       clearTimeout(timer)
       req.removeListener('close', onClose)
       return true

@@ -31,6 +31,10 @@ export class Gateway implements ForwardHost {
   readonly staticHeaders: string[] | null
   readonly appendForwarded: boolean
   readonly counters: GatewayCounters = { requests: 0, proxied: 0, cold: 0, held: 0, rejected: 0, upstreamErrors: 0, retries: 0 }
+  /** Requests and upgrades held right now while their env wakes. */
+  holding = 0
+  /** Open tunnels and held requests in the worker processes (cluster mode; kept by the primary). */
+  readonly remote = { tunnels: 0, held: 0 }
   readonly cold: ColdPath
   readonly upgrades: UpgradeProxy
   shuttingDown = false

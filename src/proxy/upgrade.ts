@@ -51,8 +51,9 @@ export class UpgradeProxy {
     const app = env.app.config
     if (env.held >= app.maxHeld) { reject(client, 'WAKEGATE_HOLD_FULL'); return }
     env.held++
+    gw.holding++
     let settled = false
-    const settle = () => { if (settled) return false; settled = true; env.held--; clearTimeout(timer); return true }
+    const settle = () => { if (settled) return false; settled = true; env.held--; gw.holding--; clearTimeout(timer); return true }
     const timer = setTimeout(() => { if (settle()) reject(client, 'WAKEGATE_HOLD_TIMEOUT') }, app.holdTimeout)
     client.once('close', settle)
     gw.manager.wake(env, 'websocket', true).then(route => {
