@@ -8,7 +8,7 @@ import type { Logger } from 'pino'
 import type { ResolvedConfig } from '../config/load.js'
 import type { Backend, TaskRef } from '../backends/backend.js'
 import { EnvManager } from '../lifecycle/manager.js'
-import { Env, type EnvEvent } from '../lifecycle/env.js'
+import { Env, wakeWaiters, type EnvEvent } from '../lifecycle/env.js'
 import { MemoryStore } from '../stores/memory.js'
 import { Gateway, type GatewayCounters } from '../proxy/gateway.js'
 import { Upstream } from '../proxy/upstream.js'
@@ -130,20 +130,16 @@ export class WorkerManager extends EnvManager {
     if (this.stopped) return Promise.reject(new WakegateError('WAKEGATE_SHUTTING_DOWN'))
     if (env.state === 'destroyed') return Promise.reject(new WakegateError('WAKEGATE_ENV_DESTROYED'))
     if (env.wake) return env.wake.promise
-    let resolve!: (u: Upstream) => void
-    let reject!: (e: Error) => void
-    const promise = new Promise<Upstream>((res, rej) => { resolve = res; reject = rej })
-    promise.catch(() => {})
-    const w = { promise, resolve, reject }
+    const w = wakeWaiters()
     env.wake = w
     this.request({ t: 'wake', app: env.app.config.name, pr: env.pr, cause, byRequest }).then(r => {
       if (env.wake === w) env.wake = null
-      if (!r.ok) { reject(new WakegateError(r.code, r.detail)); return }
+      if (!r.ok) { w.reject(new WakegateError(r.code, r.detail)); return }
       if (r.env) this.applySnapshot(r.env)
-      if (env.route) resolve(env.route)
-      else reject(new WakegateError('WAKEGATE_BACKEND_FAILED', `env is ${env.state}`))
+      if (env.route) w.resolve(env.route)
+      else w.reject(new WakegateError('WAKEGATE_BACKEND_FAILED', `env is ${env.state}`))
     })
-    return promise
+    return w.promise
   }
 
   override resolveUnknown (app: string, pr: number): Promise<Env | undefined> {

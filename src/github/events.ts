@@ -4,7 +4,7 @@
 // removed, back to draft) loses its env. Webhooks and the known-PR lookup share `accept`.
 import type { Logger } from 'pino'
 import type { EnvManager, PrInfo } from '../lifecycle/manager.js'
-import type { Env } from '../lifecycle/env.js'
+import { envRecord, type Env } from '../lifecycle/env.js'
 import type { Store } from '../stores/store.js'
 import type { AppConfig } from '../config/load.js'
 import type { AppPolicy } from './config.js'
@@ -225,7 +225,7 @@ export class GithubEvents {
   }
 
   persist (env: Env): void {
-    this.o.store.put(this.o.manager.record(env)).catch(err => this.o.log.warn({ err, env: env.key }, 'store write failed'))
+    this.o.store.put(envRecord(env)).catch(err => this.o.log.warn({ err, env: env.key }, 'store write failed'))
   }
 
   close (): void {

@@ -5,7 +5,7 @@
 // awaited by the proxy.
 import type { Logger } from 'pino'
 import type { EnvManager } from '../lifecycle/manager.js'
-import type { Env, EnvEvent } from '../lifecycle/env.js'
+import { envRecord, type Env, type EnvEvent } from '../lifecycle/env.js'
 import type { Store } from '../stores/store.js'
 import { RateLimitedError, statusOf, type GithubClient, type Octokit } from './client.js'
 import { deploymentEnvironment, type AppPolicy } from './config.js'
@@ -348,7 +348,7 @@ export class Feedback {
     if (entry.commentId) env.meta.commentId = entry.commentId
     const last = [...entry.deployments].pop()
     if (last) { env.meta.deploymentSha = last[0]; env.meta.deploymentId = last[1].id }
-    this.o.store.put(this.o.manager.record(env)).catch(err => this.o.log.warn({ err, env: env.key }, 'store write failed'))
+    this.o.store.put(envRecord(env)).catch(err => this.o.log.warn({ err, env: env.key }, 'store write failed'))
   }
 
   /** Send queued work now rather than when its timer fires (e.g. a rate limit was lifted). */

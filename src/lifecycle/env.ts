@@ -1,8 +1,9 @@
 // The in-memory env: what the hot path reads (route) and what the lifecycle mutates.
-import type { AppConfig } from '../config/load.js'
+import type { AppConfig, ResolvedConfig } from '../config/load.js'
 import type { TaskRef } from '../backends/backend.js'
+import type { EnvRecord } from '../stores/store.js'
 import type { Upstream } from '../proxy/upstream.js'
-import type { HostTemplate } from '../routing/template.js'
+import { compileHostTemplate, type HostTemplate } from '../routing/template.js'
 import { initialState, type MachineState, type WakePhase } from './machine.js'
 
 export interface AppRuntime {
@@ -12,6 +13,23 @@ export interface AppRuntime {
   urlFor: (pr: number) => string
   /** Exponentially weighted mean of recent wake durations (ms), for the waking page. */
   typicalWake: number
+}
+
+export function appRuntime (config: AppConfig, pub: ResolvedConfig['public']): AppRuntime {
+  const template = compileHostTemplate(config.host, config.name)
+  const portPart = pub.port && pub.port !== (pub.scheme === 'https' ? 443 : 80) ? `:${pub.port}` : ''
+  return { config, template, urlFor: pr => `${pub.scheme}://${template.hostFor(pr)}${portPart}/`, typicalWake: 0 }
+}
+
+/** The callers of one wake: they all get its promise. */
+export interface WakeWaiters { promise: Promise<Upstream>, resolve: (u: Upstream) => void, reject: (e: Error) => void }
+
+export function wakeWaiters (): WakeWaiters {
+  let resolve!: (u: Upstream) => void
+  let reject!: (e: Error) => void
+  const promise = new Promise<Upstream>((res, rej) => { resolve = res; reject = rej })
+  promise.catch(() => {}) // callers attach their own handlers; no unhandled rejection if none do
+  return { promise, resolve, reject }
 }
 
 export interface EnvEvent {
@@ -68,7 +86,7 @@ export class Env {
   inflight = 0
   lastSeen: number
   createdAt: number
-  wake: { promise: Promise<Upstream>, resolve: (u: Upstream) => void, reject: (e: Error) => void } | null = null
+  wake: WakeWaiters | null = null
   readonly listeners = new Set<EnvListener>()
   readonly recent: EnvEvent[] = []
   meta: Record<string, string | number | boolean> = {}
@@ -92,5 +110,14 @@ export class Env {
     if (this.recent.length > 50) this.recent.shift()
     for (const fn of this.listeners) fn(ev)
     return ev
+  }
+}
+
+/** What the store keeps of an env. */
+export function envRecord (env: Env): EnvRecord {
+  return {
+    key: env.key, app: env.app.config.name, pr: env.pr, branch: env.branch, sha: env.sha, title: env.title, author: env.author,
+    state: env.state, generation: env.m.generation, task: env.task, reason: env.m.reason || undefined,
+    lastSeen: env.lastSeen, createdAt: env.createdAt, updatedAt: Date.now(), source: env.source, meta: env.meta
   }
 }

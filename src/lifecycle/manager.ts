@@ -4,12 +4,11 @@ import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import type { ResolvedConfig } from '../config/load.js'
 import type { Backend, TaskRef } from '../backends/backend.js'
-import type { Store, EnvRecord } from '../stores/store.js'
-import { compileHostTemplate } from '../routing/template.js'
-import { Upstream } from '../proxy/upstream.js'
+import type { Store } from '../stores/store.js'
+import { Upstream, type UpstreamOptions } from '../proxy/upstream.js'
 import { WakegateError } from '../errors.js'
 import { transition, type LifecycleEvent, type Effect } from './machine.js'
-import { Env, type AppRuntime, type EnvEvent } from './env.js'
+import { Env, appRuntime, envRecord, wakeWaiters, type AppRuntime, type EnvEvent } from './env.js'
 import { StatusPoller } from './poller.js'
 import { launchTask, type LaunchKind, type LaunchOutcome } from './launch.js'
 import { drainGeneration } from './drain.js'
@@ -34,7 +33,7 @@ export class EnvManager extends EventEmitter {
   private readonly pollers = new Map<string, StatusPoller>()
   private readonly store: Store
   private readonly log: Logger
-  private readonly config: ResolvedConfig
+  private readonly upstreamOptions: UpstreamOptions
   private reaper: NodeJS.Timeout | undefined
   private closing = false
   readonly counters = { starts: 0, stops: 0, wakeFailures: 0 }
@@ -44,15 +43,12 @@ export class EnvManager extends EventEmitter {
   constructor (opts: ManagerOptions) {
     super()
     this.setMaxListeners(0)
-    this.config = opts.config
     this.backends = opts.backends
     this.store = opts.store
     this.log = opts.log
+    this.upstreamOptions = { connections: opts.config.proxy.upstreamConnections, headersTimeout: opts.config.proxy.headersTimeout }
     for (const app of opts.config.apps) {
-      const template = compileHostTemplate(app.host, app.name)
-      const { scheme, port } = opts.config.public
-      const portPart = port && port !== (scheme === 'https' ? 443 : 80) ? `:${port}` : ''
-      this.apps.set(app.name, { config: app, template, urlFor: pr => `${scheme}://${template.hostFor(pr)}${portPart}/`, typicalWake: 0 })
+      this.apps.set(app.name, appRuntime(app, opts.config.public))
       const backend = opts.backends.get(app.name)
       if (!backend) throw new Error(`no backend for app ${app.name}`)
       const interval = app.backend.kind === 'ecs' ? app.backend.pollInterval : 0
@@ -128,8 +124,6 @@ export class EnvManager extends EventEmitter {
   /**
    * Single-flight: every caller during one wake gets the same promise. Resolves with the
    * upstream once reachable; rejects with a WakegateError saying why not.
-   */
-  /**
    * @param byRequest a request is waiting for this wake (not a warm start from a webhook or
    *   the admin API), so the first response after it says it was a cold start.
    */
@@ -138,13 +132,7 @@ export class EnvManager extends EventEmitter {
     if (byRequest) env.wakeByRequest = true
     if (this.closing) return Promise.reject(new WakegateError('WAKEGATE_SHUTTING_DOWN'))
     if (env.state === 'destroyed') return Promise.reject(new WakegateError('WAKEGATE_ENV_DESTROYED'))
-    if (!env.wake) {
-      let resolve!: (u: Upstream) => void
-      let reject!: (e: Error) => void
-      const promise = new Promise<Upstream>((res, rej) => { resolve = res; reject = rej })
-      promise.catch(() => {}) // callers attach their own handlers; no unhandled rejection if none do
-      env.wake = { promise, resolve, reject }
-    }
+    env.wake ??= wakeWaiters()
     const pending = env.wake.promise
     this.apply(env, { type: 'wake', cause })
     if (env.state === 'failed' && env.wake) {
@@ -176,7 +164,7 @@ export class EnvManager extends EventEmitter {
   adopt (env: Env, ref: TaskRef, endpoint: { host: string, port: number }): boolean {
     if (env.state !== 'asleep' && env.state !== 'failed') return false
     if (env.state === 'failed') env.m = { ...env.m, state: 'asleep' }
-    env.route = new Upstream(endpoint.host, endpoint.port, ref.generation, { connections: this.config.proxy.upstreamConnections, headersTimeout: this.config.proxy.headersTimeout })
+    env.route = new Upstream(endpoint.host, endpoint.port, ref.generation, this.upstreamOptions)
     env.task = ref
     env.runningSha = ref.sha
     if (ref.sha) env.sha = env.sha === '0000000' ? ref.sha : env.sha
@@ -202,13 +190,7 @@ export class EnvManager extends EventEmitter {
   taskLost (env: Env, upstream: Upstream, reason: string): void {
     if (env.route !== upstream || env.state !== 'running') return
     this.log.warn({ env: env.key, reason }, 'upstream unreachable; re-waking')
-    if (!env.wake) {
-      let resolve!: (u: Upstream) => void
-      let reject!: (e: Error) => void
-      const promise = new Promise<Upstream>((res, rej) => { resolve = res; reject = rej })
-      promise.catch(() => {})
-      env.wake = { promise, resolve, reject }
-    }
+    env.wake ??= wakeWaiters()
     this.apply(env, { type: 'task-lost', reason })
   }
 
@@ -286,7 +268,7 @@ export class EnvManager extends EventEmitter {
     launchTask({
       backend: this.backends.get(app.name)!,
       poller: this.pollers.get(app.name)!,
-      upstream: { connections: this.config.proxy.upstreamConnections, headersTimeout: this.config.proxy.headersTimeout },
+      upstream: this.upstreamOptions,
       closing: () => this.closing,
       stopRef: (ref, reason) => { void this.stopRef(app.name, ref, reason) },
       emit: e => this.emitEvent(e),
@@ -419,16 +401,8 @@ export class EnvManager extends EventEmitter {
 
   private emitEvent (e: EnvEvent): void { this.emit('event', e) }
 
-  record (env: Env): EnvRecord {
-    return {
-      key: env.key, app: env.app.config.name, pr: env.pr, branch: env.branch, sha: env.sha, title: env.title, author: env.author,
-      state: env.state, generation: env.m.generation, task: env.task, reason: env.m.reason || undefined,
-      lastSeen: env.lastSeen, createdAt: env.createdAt, updatedAt: Date.now(), source: env.source, meta: env.meta
-    }
-  }
-
   private persist (env: Env): void {
-    this.store.put(this.record(env)).catch(err => this.log.warn({ err, env: env.key }, 'store write failed'))
+    this.store.put(envRecord(env)).catch(err => this.log.warn({ err, env: env.key }, 'store write failed'))
   }
 
   /** Stop waking, fail waiters, and let the backend decide what happens to its tasks. */
