@@ -110,3 +110,18 @@ t.test('/metrics counts the WebSocket tunnels and held requests of the workers',
   await waitFor(async () => await metric('wakegate_open_streams') === 0, 5000, 'closed tunnels no longer counted')
   t.pass('closed tunnels no longer counted')
 })
+
+t.test('one cold-start header per wake across workers', async t => {
+  const { c, get } = await start(t, testConfig())
+  const first = await get('/info')
+  t.equal(first.status, 200)
+  t.ok(first.headers['x-wakegate-cold-start'], 'the request that waited for the wake says so')
+  await sleep(100) // the other worker hears from the primary that the header went out
+  // Fresh connections, so both workers answer.
+  const agents = Array.from({ length: 10 }, () => new Agent({ connections: 1 }))
+  t.teardown(() => Promise.all(agents.map(a => a.close())))
+  const rest = await Promise.all(agents.map(dispatcher => request(`${c.url}/info`, { headers: { host: 'pr-1.review.test' }, dispatcher })
+    .then(async res => { await res.body.text(); return res.headers })))
+  await waitFor(() => [...c.workerRequests().values()].filter(n => n > 0).length === 2, 5000, 'both workers to report requests')
+  t.equal(rest.filter(h => h['x-wakegate-cold-start'] !== undefined).length, 0, 'no later response carries it, whichever worker served it')
+})

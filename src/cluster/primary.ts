@@ -217,6 +217,14 @@ class Hub {
         if (env?.route && env.route.generation === msg.generation) m.checkTask(env, env.route)
         break
       }
+      case 'cold-served': {
+        const env = m.envs.get(msg.key)
+        if (env?.coldPending && env.readyAt === msg.readyAt) {
+          env.coldPending = false
+          this.dirty(env.key)
+        }
+        break
+      }
       case 'control': {
         const env = m.envs.get(msg.key)
         if (env === undefined) break

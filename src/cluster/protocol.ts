@@ -21,6 +21,8 @@ export interface EnvSnapshot extends Pick<EnvRecord, 'key' | 'app' | 'pr' | 'bra
   phaseDetail: string
   lastWakeMs: number
   typicalWake: number
+  /** When the current route became ready: names the wake coldPending belongs to. */
+  readyAt: number
   /** Where new requests go, or null unless running. */
   route: RouteInfo | null
   /** The next response is the first after a wake a request asked for. */
@@ -43,6 +45,7 @@ export function snapshot (env: Env): EnvSnapshot {
     phaseDetail: env.phaseDetail,
     lastWakeMs: env.lastWakeMs,
     typicalWake: env.app.typicalWake,
+    readyAt: env.readyAt,
     route: r ? { host: r.host, port: r.port, generation: r.generation } : null,
     coldPending: env.coldPending
   }
@@ -67,6 +70,8 @@ export type ToPrimary =
   | { t: 'resolve', id: number, app: string, pr: number }
   | { t: 'task-lost', key: string, generation: number, reason: string }
   | { t: 'check-task', key: string, generation: number }
+  /** This worker sent the cold-start header of the wake that became ready at readyAt. */
+  | { t: 'cold-served', key: string, readyAt: number }
   | { t: 'control', op: 'sleep' | 'destroy' | 'redeploy' | 'forget', key: string, cause?: string, sha?: string }
   /** `seq`: the last primary update this worker applied (drains wait for it). */
   | { t: 'activity', seq: number, envs: ActivityEntry[], counters: Partial<GatewayCounters>, tunnels: number, held: number }

@@ -89,6 +89,10 @@ export class WorkerManager extends EnvManager {
     env.phaseDetail = s.phaseDetail
     env.lastWakeMs = s.lastWakeMs
     env.app.typicalWake = s.typicalWake
+    env.readyAt = s.readyAt
+    // One cold-start header per wake across workers: not again once this worker sent it,
+    // and not once the primary says another did.
+    env.coldPending = s.coldPending && env.coldServedFor !== s.readyAt
     const cur = env.route
     const next = s.route
     if (next === null) {
@@ -99,8 +103,7 @@ export class WorkerManager extends EnvManager {
       }
     } else if (cur === null || cur.generation !== next.generation || cur.port !== next.port || cur.host !== next.host) {
       env.route = new Upstream(next.host, next.port, next.generation, { connections: this.cfg.proxy.upstreamConnections, headersTimeout: this.cfg.proxy.headersTimeout })
-      if (cur === null) env.coldPending = s.coldPending
-      else {
+      if (cur !== null) {
         // A redeploy switched generations: the old one drains here as in the primary.
         env.draining.add({ upstream: cur, task: undefined, since: Date.now(), generation: cur.generation })
         void cur.close()
@@ -170,6 +173,12 @@ export class WorkerManager extends EnvManager {
   override redeploy (env: Env, sha: string | undefined, cause: string): void { this.send({ t: 'control', op: 'redeploy', key: env.key, sha, cause }) }
   override adopt (): boolean { return false }
   override taskGone (): void {}
+
+  override coldServed (env: Env): void {
+    env.coldPending = false
+    env.coldServedFor = env.readyAt
+    this.send({ t: 'cold-served', key: env.key, readyAt: env.readyAt })
+  }
 
   /** The reaper tick of a worker: report activity to the primary. */
   override reap (): void {

@@ -77,6 +77,8 @@ export class Env {
   lastWakeMs = 0
   /** Set on ready; the next proxied response says it was a cold start. */
   coldPending = false
+  /** readyAt of the wake whose cold-start header this process sent (cluster workers). */
+  coldServedFor = 0
   /** Some request asked for the wake in progress. */
   wakeByRequest = false
   /** Requests (and upgrades) held while waking. */

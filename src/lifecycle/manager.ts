@@ -205,6 +205,9 @@ export class EnvManager extends EventEmitter {
 
   touch (env: Env): void { env.lastSeen = Date.now() }
 
+  /** The first response after a wake a request asked for went out with the cold-start header. */
+  coldServed (env: Env): void { env.coldPending = false }
+
   private apply (env: Env, ev: LifecycleEvent): void {
     const app = env.app.config
     const before = env.state

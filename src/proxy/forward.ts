@@ -16,6 +16,8 @@ export interface ForwardHost {
   readonly appendForwarded: boolean
   /** Called when the upstream could not be reached or failed before answering. */
   upstreamFailed (fwd: Forward, err: NodeJS.ErrnoException): void
+  /** The env's pending cold-start header went out. */
+  coldServed (env: Env): void
 }
 
 /** content-type: text/event-stream among response headers. */
@@ -135,7 +137,7 @@ export class Forward implements Exchange {
     if (add !== null) for (let i = 0; i < add.length; i++) headers.push(add[i])
     if (this.waited >= 0 || this.env.coldPending) {
       const ms = this.waited >= 0 ? this.waited : this.env.lastWakeMs
-      this.env.coldPending = false
+      if (this.env.coldPending) this.host.coldServed(this.env)
       headers.push('x-wakegate-cold-start', String(ms), 'server-timing', `wake;dur=${ms};desc="cold start"`)
     }
     const sse = isEventStream(headers)

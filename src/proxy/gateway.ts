@@ -99,6 +99,8 @@ export class Gateway implements ForwardHost {
     new Forward(this, req, res, env, route, waited, attempt).start()
   }
 
+  coldServed (env: Env): void { this.manager.coldServed(env) }
+
   upstreamFailed (fwd: Forward, err: NodeJS.ErrnoException): void {
     this.counters.upstreamErrors++
     const code = err.code ?? ''
