@@ -163,9 +163,3 @@ function requestHeadWithout (method: string, url: string, raw: string[], info: F
   for (let i = 0; i < raw.length; i += 2) if (!drop.has(raw[i].toLowerCase())) kept.push(raw[i], raw[i + 1])
   return requestHead(method, url, kept, info, out)
 }
-
-/** True when the request carries a body (so it must be streamed and cannot be retried). */
-export function hasBody (headers: { 'content-length'?: string, 'transfer-encoding'?: string }): boolean {
-  const cl = headers['content-length']
-  return (cl !== undefined && cl !== '0') || headers['transfer-encoding'] !== undefined
-}
