@@ -66,14 +66,24 @@ export function forwardRequestHeaders (raw: string[], info: ForwardInfo, keepUpg
   if (extra) {
     for (let i = out.length - 2; i >= 0; i -= 2) if (extra.has(out[i].toLowerCase())) out.splice(i, 2)
   }
-  const addr = info.remoteAddress
   out.push(
-    'x-forwarded-for', xff ? `${xff}, ${addr}` : addr,
+    'x-forwarded-for', forwardedFor(xff, info),
     'x-forwarded-proto', xfp ?? info.proto,
     'x-forwarded-host', xfh ?? info.host,
-    'forwarded', `${fwd ? `${fwd}, ` : ''}for=${addr.includes(':') ? `"[${addr}]"` : addr};host=${quoteIfNeeded(info.host)};proto=${info.proto}`
+    'forwarded', forwarded(fwd, info)
   )
   return out
+}
+
+/** X-Forwarded-For: the incoming chain (append mode) and the client's address. */
+function forwardedFor (prev: string | undefined, info: ForwardInfo): string {
+  return prev ? `${prev}, ${info.remoteAddress}` : info.remoteAddress
+}
+
+/** Forwarded (RFC 7239): the incoming elements (append mode) and this hop's. */
+function forwarded (prev: string | undefined, info: ForwardInfo): string {
+  const addr = info.remoteAddress
+  return `${prev ? `${prev}, ` : ''}for=${addr.includes(':') ? `"[${addr}]"` : addr};host=${quoteIfNeeded(info.host)};proto=${info.proto}`
 }
 
 /** A token (RFC 9110 §5.6.2) as is, anything else as a quoted-string. */
@@ -147,8 +157,7 @@ export function requestHead (method: string, url: string, raw: string[], info: F
   // Connection named more hop-by-hop headers (rare): build again without them.
   if (extra !== null) return requestHeadWithout(method, url, raw, info, out, extra)
   out.bodyKind = bodyKind
-  const addr = info.remoteAddress
-  head += `x-forwarded-for: ${xff ? `${xff}, ${addr}` : addr}\r\nx-forwarded-proto: ${xfp ?? info.proto}\r\nx-forwarded-host: ${xfh ?? info.host}\r\nforwarded: ${fwd ? `${fwd}, ` : ''}for=${addr.includes(':') ? `"[${addr}]"` : addr};host=${quoteIfNeeded(info.host)};proto=${info.proto}\r\n`
+  head += `x-forwarded-for: ${forwardedFor(xff, info)}\r\nx-forwarded-proto: ${xfp ?? info.proto}\r\nx-forwarded-host: ${xfh ?? info.host}\r\nforwarded: ${forwarded(fwd, info)}\r\n`
   if (bodyKind === BODY_CHUNKED) head += 'transfer-encoding: chunked\r\n'
   return head + '\r\n'
 }
