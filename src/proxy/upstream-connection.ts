@@ -215,10 +215,8 @@ export class UpstreamConnection {
           break
         }
         case LENGTH: {
-          const n = Math.min(this.remaining, len - off)
-          const part = n === len ? chunk : chunk.subarray(off, off + n)
-          off += n
-          this.remaining -= n
+          const part = this.take(chunk, off)
+          off += part.length
           if (this.remaining === 0) {
             if (off < len) this.keepAlive = false
             x.onBody(part)
@@ -255,10 +253,8 @@ export class UpstreamConnection {
           break
         }
         case CHUNK_DATA: {
-          const n = Math.min(this.remaining, len - off)
-          const part = n === len ? chunk : chunk.subarray(off, off + n)
-          off += n
-          this.remaining -= n
+          const part = this.take(chunk, off)
+          off += part.length
           if (this.remaining === 0) this.phase = CHUNK_DATA_END
           if (!x.onBody(part)) this.pause()
           break
@@ -269,6 +265,13 @@ export class UpstreamConnection {
         }
       }
     }
+  }
+
+  /** Up to `remaining` body bytes of `chunk` from `off` (a view, not a copy). */
+  private take (chunk: Buffer, off: number): Buffer {
+    const n = Math.min(this.remaining, chunk.length - off)
+    this.remaining -= n
+    return n === chunk.length ? chunk : chunk.subarray(off, off + n)
   }
 
   /** Parses a response head; false when the exchange failed or was handed a final answer. */
