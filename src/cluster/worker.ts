@@ -102,7 +102,7 @@ export class WorkerManager extends EnvManager {
         void cur.close()
       }
     } else if (cur === null || cur.generation !== next.generation || cur.port !== next.port || cur.host !== next.host) {
-      env.route = new Upstream(next.host, next.port, next.generation, { connections: this.cfg.proxy.upstreamConnections, headersTimeout: this.cfg.proxy.headersTimeout })
+      env.route = new Upstream(next.host, next.port, next.generation, this.upstreamOptions)
       if (cur !== null) {
         // A redeploy switched generations: the old one drains here as in the primary.
         env.draining.add({ upstream: cur, task: undefined, since: Date.now(), generation: cur.generation })

@@ -4,8 +4,7 @@
 // removed, back to draft) loses its env. Webhooks and the known-PR lookup share `accept`.
 import type { Logger } from 'pino'
 import type { EnvManager, PrInfo } from '../lifecycle/manager.js'
-import { envRecord, type Env } from '../lifecycle/env.js'
-import type { Store } from '../stores/store.js'
+import type { Env } from '../lifecycle/env.js'
 import type { AppConfig } from '../config/load.js'
 import type { AppPolicy } from './config.js'
 import type { GithubClient } from './client.js'
@@ -21,7 +20,6 @@ export type Outcome =
 
 export interface EventsOptions {
   manager: EnvManager
-  store: Store
   log: Logger
   client: GithubClient
   policies: Map<string, AppPolicy>
@@ -225,7 +223,7 @@ export class GithubEvents {
   }
 
   persist (env: Env): void {
-    this.o.store.put(envRecord(env)).catch(err => this.o.log.warn({ err, env: env.key }, 'store write failed'))
+    this.o.manager.persist(env)
   }
 
   close (): void {

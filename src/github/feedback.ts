@@ -5,8 +5,7 @@
 // awaited by the proxy.
 import type { Logger } from 'pino'
 import type { EnvManager } from '../lifecycle/manager.js'
-import { envRecord, type Env, type EnvEvent } from '../lifecycle/env.js'
-import type { Store } from '../stores/store.js'
+import type { Env, EnvEvent } from '../lifecycle/env.js'
 import { RateLimitedError, statusOf, type GithubClient, type Octokit } from './client.js'
 import { deploymentEnvironment, type AppPolicy } from './config.js'
 import { marker, renderComment, type CommentView } from './comment.js'
@@ -45,7 +44,6 @@ interface Entry {
 export interface FeedbackOptions {
   client: GithubClient
   manager: EnvManager
-  store: Store
   log: Logger
   policies: Map<string, AppPolicy>
   debounce: number
@@ -348,7 +346,7 @@ export class Feedback {
     if (entry.commentId) env.meta.commentId = entry.commentId
     const last = [...entry.deployments].pop()
     if (last) { env.meta.deploymentSha = last[0]; env.meta.deploymentId = last[1].id }
-    this.o.store.put(envRecord(env)).catch(err => this.o.log.warn({ err, env: env.key }, 'store write failed'))
+    this.o.manager.persist(env)
   }
 
   /** Send queued work now rather than when its timer fires (e.g. a rate limit was lifted). */

@@ -45,12 +45,12 @@ export function startGithub ({ config, manager, store, log: parentLog, publicApp
   const log = parentLog.child({ part: 'github' })
   const policies = new Map(config.apps.map(app => [app.name, appPolicy(app)]))
   const client = new GithubClient(settings, log)
-  const feedback = new Feedback({ client, manager, store, log, policies, debounce: settings.feedbackDebounce })
+  const feedback = new Feedback({ client, manager, log, policies, debounce: settings.feedbackDebounce })
   const waitCi = new WaitCi(client, log)
   const teams = new Teams(client, log, settings.knownPrTtl)
   // The known-PR gate admits through events.accept; events tell the gate what webhooks learnt.
   const knownPrs: KnownPrs = new KnownPrs(manager, client, () => events, log, settings.knownPrTtl)
-  const events = new GithubEvents({ manager, store, log, client, policies, byRepo: appsByRepo(config.apps), feedback, waitCi, teams, remember: (k, info) => knownPrs.remember(k, info) })
+  const events = new GithubEvents({ manager, log, client, policies, byRepo: appsByRepo(config.apps), feedback, waitCi, teams, remember: (k, info) => knownPrs.remember(k, info) })
   manager.prResolver = knownPrs.resolve
   const capacity = new Capacity(manager, policies, log)
   const abandoned = new Abandoned(manager, policies, feedback, key => { const env = manager.envs.get(key); if (env) events.persist(env) }, log)

@@ -33,7 +33,8 @@ export class EnvManager extends EventEmitter {
   private readonly pollers = new Map<string, StatusPoller>()
   private readonly store: Store
   private readonly log: Logger
-  private readonly upstreamOptions: UpstreamOptions
+  /** Pool settings of every Upstream this process creates. */
+  protected readonly upstreamOptions: UpstreamOptions
   private reaper: NodeJS.Timeout | undefined
   private closing = false
   readonly counters = { starts: 0, stops: 0, wakeFailures: 0 }
@@ -404,7 +405,8 @@ export class EnvManager extends EventEmitter {
 
   private emitEvent (e: EnvEvent): void { this.emit('event', e) }
 
-  private persist (env: Env): void {
+  /** Writes the env's record to the store, not awaited (nothing waits on the store). */
+  persist (env: Env): void {
     this.store.put(envRecord(env)).catch(err => this.log.warn({ err, env: env.key }, 'store write failed'))
   }
 
