@@ -12,7 +12,7 @@ import { Env, wakeWaiters, type EnvEvent } from '../lifecycle/env.js'
 import { MemoryStore } from '../stores/memory.js'
 import { Gateway, type GatewayCounters } from '../proxy/gateway.js'
 import { Upstream } from '../proxy/upstream.js'
-import { forwardRequestHeaders } from '../proxy/headers.js'
+import { HOP, forwardRequestHeaders } from '../proxy/headers.js'
 import { WakegateError } from '../errors.js'
 import { createLogger } from '../log.js'
 import type { ActivityEntry, EnvSnapshot, ToPrimary, ToWorker } from './protocol.js'
@@ -212,17 +212,9 @@ export class WorkerManager extends EnvManager {
 
   override async close (): Promise<void> {
     this.stopped = true
-    for (const env of this.envs.values()) {
-      const w = env.wake
-      env.wake = null
-      if (w) w.reject(new WakegateError('WAKEGATE_SHUTTING_DOWN'))
-      if (env.route) void env.route.close()
-    }
-    await super.close()
+    await super.close() // fails waiters, closes the pools
   }
 }
-
-const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-connection', 'proxy-authenticate'])
 
 /** Requests for non-env hosts go to the primary, which serves webhooks and gateway pages. */
 function passToPrimary (target: { host: string, port: number }, gateway: () => Gateway): (req: IncomingMessage, res: ServerResponse) => void {

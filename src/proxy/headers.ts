@@ -5,7 +5,7 @@ import { BODY_CHUNKED, BODY_LENGTH, BODY_NONE, type BodyKind } from './exchange.
 import { headerShape } from './response-head.js'
 
 // Hop-by-hop headers (RFC 9110 §7.6.1, plus the de-facto ones Caddy and nginx drop).
-const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization'])
+export const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization'])
 // Lengths of the names above, to skip the lower-casing for most headers.
 const HOP_LEN = new Set([...HOP].map(h => h.length))
 const FWD = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded', 'expect'])
