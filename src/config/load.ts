@@ -13,9 +13,14 @@ import { githubProblems } from '../github/config.js'
 
 type Problem = { path: string, message: string }
 
-export interface AppConfig extends Omit<AppInput, 'idleTimeout' | 'holdTimeout' | 'startTimeout' | 'failureBackoff' | 'drainTimeout' | 'backend' | 'prs'> {
+/** The proxy section's durations, resolved to milliseconds. */
+const PROXY_DURATIONS = ['queueTimeout', 'headersTimeout', 'upstreamIdleTimeout', 'clientHeaderTimeout', 'clientBodyTimeout', 'keepAliveTimeout', 'shutdownGrace'] as const
+type ProxyDuration = typeof PROXY_DURATIONS[number]
+
+export interface AppConfig extends Omit<AppInput, 'idleTimeout' | 'holdTimeout' | 'startTimeout' | 'failureBackoff' | 'drainTimeout' | 'drainRequestTimeout' | 'backend' | 'prs'> {
   idleTimeout: number
   drainTimeout: number
+  drainRequestTimeout: number
   holdTimeout: number
   startTimeout: number
   failureBackoff: number
@@ -25,7 +30,7 @@ export interface AppConfig extends Omit<AppInput, 'idleTimeout' | 'holdTimeout' 
 }
 
 export interface ResolvedConfig extends Omit<ConfigInput, 'apps' | 'proxy'> {
-  proxy: Omit<ConfigInput['proxy'], 'headersTimeout' | 'shutdownGrace'> & { headersTimeout: number, shutdownGrace: number }
+  proxy: Omit<ConfigInput['proxy'], ProxyDuration> & Record<ProxyDuration, number>
   apps: AppConfig[]
   /** Directory relative paths in the config are resolved against. */
   baseDir: string
@@ -170,7 +175,7 @@ export function validateConfig (input: unknown, env: NodeJS.ProcessEnv = process
   return {
     ...cfg,
     baseDir,
-    proxy: { ...cfg.proxy, headersTimeout: parseDuration(cfg.proxy.headersTimeout), shutdownGrace: parseDuration(cfg.proxy.shutdownGrace) },
+    proxy: { ...cfg.proxy, ...Object.fromEntries(PROXY_DURATIONS.map(k => [k, parseDuration(cfg.proxy[k])])) as Record<ProxyDuration, number> },
     apps: cfg.apps.map(app => ({
       ...app,
       idleTimeout: parseDuration(app.idleTimeout),
@@ -178,6 +183,7 @@ export function validateConfig (input: unknown, env: NodeJS.ProcessEnv = process
       startTimeout: parseDuration(app.startTimeout),
       failureBackoff: parseDuration(app.failureBackoff),
       drainTimeout: parseDuration(app.drainTimeout),
+      drainRequestTimeout: parseDuration(app.drainRequestTimeout),
       backend: app.backend.kind === 'local'
         ? { ...app.backend, cwd: resolve(baseDir, app.backend.cwd ?? '.'), stopGrace: parseDuration(app.backend.stopGrace) }
         : { ...app.backend, pollInterval: parseDuration(app.backend.pollInterval), reconcileInterval: parseDuration(app.backend.reconcileInterval) }
