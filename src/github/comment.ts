@@ -14,9 +14,10 @@ export interface CommentView {
   state?: string
   /** SHA the env should run (the PR head it knows). */
   sha?: string
-  /** SHA the current task runs. */
+  /** SHA the current task runs (or last ran). */
   runningSha?: string
-  generation?: number
+  /** What new requests are routed to: the generation and SHA serving now, if any. */
+  serving?: { sha: string, generation: number }
   reason?: string
   lastWakeMs?: number
   lastWakeAt?: number
@@ -48,7 +49,7 @@ function headline (v: CommentView): string {
   }
   if (v.stale) return `Stale: no request and no push for ${v.stale.days} days, so it was put to sleep. Opening the link starts it again.`
   switch (v.state) {
-    case 'running': return `Running \`${short(v.runningSha)}\`.`
+    case 'running': return `Running \`${short(v.serving?.sha ?? v.runningSha)}\`.`
     case 'waking': return `Starting \`${short(v.sha)}\`…`
     case 'stopping': return 'Going to sleep.'
     case 'failed': return `Failed to start \`${short(v.sha)}\`: ${code(v.reason ?? 'unknown reason')}. The next request retries.`
@@ -63,8 +64,9 @@ export function renderComment (v: CommentView): string {
   const lines = [marker(v.key), `### Review environment · ${v.app}`, '', `**${v.url}**`, '', headline(v), '']
   if (!v.removed && v.state !== 'destroyed' && v.state !== undefined) {
     lines.push('| | |', '|---|---|', `| State | ${v.stale ? 'stale, asleep' : v.state} |`)
-    if (v.runningSha && (v.state === 'running' || v.state === 'stopping')) lines.push(`| Deployed | \`${short(v.runningSha)}\`${v.generation ? ` (generation ${v.generation})` : ''} |`)
-    if (v.sha && v.sha !== v.runningSha && v.sha !== '0000000') lines.push(`| Next deploy | \`${short(v.sha)}\` |`)
+    if (v.serving) lines.push(`| Serving | \`${short(v.serving.sha)}\` (generation ${v.serving.generation}) |`)
+    // A SHA whose redeploy just failed is reported below, not announced as the next deploy.
+    if (v.sha && v.sha !== v.runningSha && v.sha !== '0000000' && v.sha !== v.redeployFailed?.sha) lines.push(`| Next deploy | \`${short(v.sha)}\` |`)
     if (v.lastWakeAt) lines.push(`| Last wake | ${at(v.lastWakeAt)}${v.lastWakeMs ? `, took ${formatDuration(v.lastWakeMs)}` : ''} |`)
     lines.push('')
     if (v.waitingCi) {
@@ -72,7 +74,10 @@ export function renderComment (v: CommentView): string {
         ? `CI failed on \`${short(v.waitingCi.sha)}\`; it is not deployed.`
         : `Waiting for CI on \`${short(v.waitingCi.sha)}\` before deploying it.`, '')
     }
-    if (v.redeployFailed) lines.push(`Redeploy of \`${short(v.redeployFailed.sha)}\` failed: ${code(v.redeployFailed.reason)}. The previous version keeps serving.`, '')
+    if (v.redeployFailed) {
+      const still = v.serving ? `Generation ${v.serving.generation} (\`${short(v.serving.sha)}\`) keeps serving.` : 'The previous version keeps serving.'
+      lines.push(`Redeploy of \`${short(v.redeployFailed.sha)}\` failed: ${code(v.redeployFailed.reason)}. ${still}`, '')
+    }
     lines.push(`<sub>The environment starts on the first request and sleeps after ${formatDuration(v.idleTimeout)} without traffic. This comment is kept up to date by wakegate.</sub>`)
   }
   return lines.join('\n') + '\n'

@@ -224,7 +224,8 @@ export class Feedback {
       state: env.state,
       sha: env.sha,
       runningSha: env.runningSha,
-      generation: env.m.generation,
+      // From the route, not env.m.generation: that counts a redeploy that may have failed.
+      serving: env.route ? { sha: env.runningSha, generation: env.route.generation } : undefined,
       reason: env.m.reason,
       lastWakeAt: env.readyAt || undefined,
       lastWakeMs: env.lastWakeMs || undefined,
