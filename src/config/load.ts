@@ -184,6 +184,8 @@ export function validateConfig (input: unknown, env: NodeJS.ProcessEnv = process
       failureBackoff: parseDuration(app.failureBackoff),
       drainTimeout: parseDuration(app.drainTimeout),
       drainRequestTimeout: parseDuration(app.drainRequestTimeout),
+      // HTTP GET / unless a path or a TCP probe is asked for.
+      health: app.health.tcp ? { tcp: true } : { path: app.health.path ?? '/' },
       backend: app.backend.kind === 'local'
         ? { ...app.backend, cwd: resolve(baseDir, app.backend.cwd ?? '.'), stopGrace: parseDuration(app.backend.stopGrace) }
         : { ...app.backend, pollInterval: parseDuration(app.backend.pollInterval), reconcileInterval: parseDuration(app.backend.reconcileInterval) }

@@ -63,9 +63,11 @@ const KnownPr = Type.Object({
 }, { additionalProperties: false })
 
 export const Health = Type.Object({
-  path: Type.Optional(Type.String({ pattern: '^/', description: 'HTTP path probed; any answer < 500 counts as ready' })),
+  path: Type.Optional(Type.String({ pattern: '^/', description: 'HTTP path probed; any answer < 500 counts as ready (default "/" unless tcp is set)' })),
   tcp: Type.Optional(Type.Boolean({ description: 'Probe with a TCP connect instead of HTTP' }))
-}, { additionalProperties: false, default: { path: '/' } })
+  // No path in the default: TypeBox merges an object default into a given object, so
+  // `{ tcp: true }` would become `{ path: '/', tcp: true }`. load.ts fills the path in.
+}, { additionalProperties: false, default: {} })
 
 /** Per-app GitHub policies (used when the top-level `github` section is set and the app has `repo`). */
 export const AppGithub = Type.Object({
