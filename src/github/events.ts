@@ -146,9 +146,11 @@ export class GithubEvents {
     this.o.waitCi.release(key)
     const env = this.o.manager.envs.get(key)
     if (!env || env.state === 'destroyed') {
-      if (this.o.feedback.tracked(key)) this.o.feedback.note(app.name, pr, { waitingCi: undefined, removed: 'the PR is closed' })
+      this.o.feedback.closedWithoutEnv(app.name, pr)
       return { app: app.name, pr, action: 'ignored', reason: 'no env for this PR' }
     }
+    // Envs known from reconcile or config get their comment and deployments closed off too.
+    this.o.feedback.track(app.name, pr)
     env.meta.closedAt = Date.now()
     this.o.manager.destroy(env)
     this.scheduleForget(env, this.o.policies.get(app.name)!.tombstone)

@@ -1,19 +1,15 @@
 // Feedback on the PR: one comment per env (created once, found again by its marker after a
 // restart, edited in place) and a GitHub Deployment per deployed SHA with statuses
-// in_progress → success / failure / inactive. Work is queued per env and runs one call at a
-// time; comment edits are debounced so a burst of events makes one edit. Nothing here is
-// awaited by the proxy.
+// in_progress → success / failure / inactive (deployments.ts). Work is queued per env and
+// runs one call at a time; comment edits are debounced so a burst of events makes one edit.
+// Nothing here is awaited by the proxy.
 import type { Logger } from 'pino'
 import type { EnvManager } from '../lifecycle/manager.js'
 import type { Env, EnvEvent } from '../lifecycle/env.js'
 import { RateLimitedError, statusOf, type GithubClient, type Octokit } from './client.js'
 import { deploymentEnvironment, type AppPolicy } from './config.js'
 import { marker, renderComment, type CommentView } from './comment.js'
-
-export type DeployState = 'in_progress' | 'success' | 'failure' | 'inactive'
-
-/** `sha: '*'` applies to every deployment of the env that is not inactive yet. */
-interface DeployOp { sha: string, state: DeployState, description: string }
+import { Deployments, type DeployOp, type EnvDeployments } from './deployments.js'
 
 export interface Notes {
   waitingCi?: { sha: string, failed: boolean }
@@ -32,7 +28,7 @@ interface Entry {
   written?: string
   commentDirty: boolean
   ops: DeployOp[]
-  deployments: Map<string, { id: number, last?: DeployState }>
+  deploy: EnvDeployments
   notes: Notes
   wakingSha?: string
   timer?: NodeJS.Timeout
@@ -53,11 +49,13 @@ const SHA = /^[0-9a-f]{7,40}$/i
 const deployable = (sha: string | undefined): sha is string => !!sha && SHA.test(sha) && !/^0+$/.test(sha)
 
 export class Feedback {
-  readonly counters = { commentsCreated: 0, commentsEdited: 0, deployments: 0, statuses: 0, errors: 0 }
+  private readonly own = { commentsCreated: 0, commentsEdited: 0, errors: 0 }
   private readonly entries = new Map<string, Entry>()
+  private readonly deployments: Deployments
   private closing = false
 
   constructor (private readonly o: FeedbackOptions) {
+    this.deployments = new Deployments(o.client, d => { const e = this.entries.get(d.key); if (e) this.persist(e) })
     o.manager.on('event', this.onEvent)
     o.manager.on('switched', this.onSwitched)
     o.manager.on('redeploy-failed', this.onRedeployFailed)
@@ -71,15 +69,29 @@ export class Feedback {
     const policy = this.o.policies.get(app)
     if (!rt?.config.repo || !policy || (!policy.comment && !policy.deployments)) return
     const [owner, name] = rt.config.repo.split('/')
-    const entry: Entry = { key, app, pr, owner, name, policy, commentDirty: true, ops: [], deployments: new Map(), notes: {}, busy: null }
+    const deploy: EnvDeployments = { key, owner, name, environment: deploymentEnvironment(policy, app, pr), url: rt.urlFor(pr), bySha: new Map(), retired: new Set() }
+    const entry: Entry = { key, app, pr, owner, name, policy, commentDirty: true, ops: [], deploy, notes: {}, busy: null }
     const meta = this.o.manager.envs.get(key)?.meta
     if (typeof meta?.commentId === 'number') entry.commentId = meta.commentId
-    if (typeof meta?.deploymentId === 'number' && typeof meta.deploymentSha === 'string') entry.deployments.set(meta.deploymentSha, { id: meta.deploymentId })
+    if (typeof meta?.deploymentId === 'number' && typeof meta.deploymentSha === 'string') deploy.bySha.set(meta.deploymentSha, { id: meta.deploymentId })
     this.entries.set(key, entry)
     this.kick(entry)
   }
 
   tracked (key: string): boolean { return this.entries.has(key) }
+
+  /** Comment, deployments and statuses written; errors. */
+  get counters (): Record<string, number> { return { ...this.own, ...this.deployments.counters } }
+
+  /**
+   * A PR closed while this process has no env for it (never admitted, or known only to an
+   * earlier process): the comment says so, and deployments left live are set inactive.
+   */
+  closedWithoutEnv (app: string, pr: number): void {
+    this.note(app, pr, { waitingCi: undefined, removed: 'the PR is closed' })
+    const entry = this.entries.get(`${app}/${pr}`)
+    if (entry) this.push(entry, { sha: '*', state: 'inactive', description: 'PR closed', everywhere: true })
+  }
 
   /** Merge notes shown in the comment (CI waits, failed redeploys, removal). */
   note (app: string, pr: number, notes: Partial<Notes>): void {
@@ -119,7 +131,7 @@ export class Feedback {
   private onRedeployFailed = (env: Env, reason: string): void => { this.guard(env.key, () => this.redeployFailed(env, reason)) }
 
   private guard (key: string, fn: () => void): void {
-    try { fn() } catch (err) { this.counters.errors++; this.o.log.error({ err, env: key }, 'GitHub feedback: event not handled') }
+    try { fn() } catch (err) { this.own.errors++; this.o.log.error({ err, env: key }, 'GitHub feedback: event not handled') }
   }
 
   private stateChanged (e: EnvEvent): void {
@@ -142,7 +154,7 @@ export class Feedback {
         this.push(entry, { sha: '*', state: 'inactive', description: env.meta.stale ? 'Stale: put to sleep' : 'Asleep: starts on the next request' })
         break
       case 'destroyed':
-        this.push(entry, { sha: '*', state: 'inactive', description: 'PR closed' })
+        this.push(entry, { sha: '*', state: 'inactive', description: 'PR closed', everywhere: true })
         break
       default:
         this.touch(entry)
@@ -195,7 +207,7 @@ export class Feedback {
       const op = entry.ops.shift()
       if (!op) entry.commentDirty = false
       try {
-        if (op) await this.applyOp(entry, op)
+        if (op) await this.deployments.apply(entry.deploy, op)
         else if (entry.policy.comment) await this.syncComment(entry)
       } catch (err) {
         if (err instanceof RateLimitedError && !this.closing) {
@@ -205,7 +217,7 @@ export class Feedback {
           entry.resumeAt = err.until
           return
         }
-        this.counters.errors++
+        this.own.errors++
         this.o.log.warn({ err, env: entry.key, op: op ? `${op.state} ${op.sha}` : 'comment' }, 'GitHub feedback failed')
       }
     }
@@ -250,7 +262,7 @@ export class Feedback {
     if (entry.commentId) {
       try {
         await gh.rest.issues.updateComment({ ...where, comment_id: entry.commentId, body })
-        this.counters.commentsEdited++
+        this.own.commentsEdited++
         entry.written = body
         return
       } catch (err) {
@@ -261,7 +273,7 @@ export class Feedback {
     // Nothing to say about a PR that never had an env.
     if (view.state === 'destroyed' || view.removed) { entry.written = body; return }
     const res = await gh.rest.issues.createComment({ ...where, issue_number: entry.pr, body })
-    this.counters.commentsCreated++
+    this.own.commentsCreated++
     entry.commentId = res.data.id
     entry.written = body
     this.persist(entry)
@@ -277,75 +289,12 @@ export class Feedback {
     return undefined
   }
 
-  private async applyOp (entry: Entry, op: DeployOp): Promise<void> {
-    const targets: Array<[string, { id: number, last?: DeployState } | undefined]> = op.sha === '*'
-      ? [...entry.deployments].filter(([, d]) => d.last !== 'inactive')
-      : [[op.sha, entry.deployments.get(op.sha)]]
-    for (const [sha, known] of targets) {
-      if (!known && op.state === 'inactive') continue
-      const d = known ?? await this.ensureDeployment(entry, sha)
-      if (d.last === op.state) continue
-      await this.status(entry, d, op.state, op.description)
-      if (op.state === 'success') {
-        // One live deployment per env: the ones it replaces become inactive.
-        for (const [other, od] of entry.deployments) {
-          if (other !== sha && (od.last === 'success' || od.last === 'in_progress')) await this.status(entry, od, 'inactive', `Replaced by ${sha.slice(0, 7)}`)
-        }
-        for (const [other, od] of entry.deployments) if (other !== sha && od.last === 'inactive') entry.deployments.delete(other)
-      }
-    }
-  }
-
-  private async status (entry: Entry, d: { id: number, last?: DeployState }, state: DeployState, description: string): Promise<void> {
-    const gh = await this.o.client.forRepo(`${entry.owner}/${entry.name}`)
-    const url = this.o.manager.apps.get(entry.app)!.urlFor(entry.pr)
-    await gh.rest.repos.createDeploymentStatus({
-      owner: entry.owner,
-      repo: entry.name,
-      deployment_id: d.id,
-      state,
-      environment_url: url,
-      description: description.replace(/\s+/g, ' ').slice(0, 140),
-      auto_inactive: false
-    })
-    this.counters.statuses++
-    d.last = state
-  }
-
-  private async ensureDeployment (entry: Entry, sha: string): Promise<{ id: number, last?: DeployState }> {
-    const gh = await this.o.client.forRepo(`${entry.owner}/${entry.name}`)
-    const environment = deploymentEnvironment(entry.policy, entry.app, entry.pr)
-    const where = { owner: entry.owner, repo: entry.name }
-    const existing = await gh.rest.repos.listDeployments({ ...where, environment, sha, per_page: 1 })
-    let id = existing.data[0]?.id
-    if (!id) {
-      const res = await gh.rest.repos.createDeployment({
-        ...where,
-        ref: sha,
-        environment,
-        transient_environment: true,
-        production_environment: false,
-        auto_merge: false,
-        required_contexts: [],
-        description: `Review environment ${entry.key}`,
-        payload: { wakegate: entry.key }
-      })
-      if (!('id' in res.data)) throw new Error(`deployment not created: ${res.data.message ?? res.status}`)
-      id = res.data.id
-      this.counters.deployments++
-    }
-    const d = { id }
-    entry.deployments.set(sha, d)
-    this.persist(entry)
-    return d
-  }
-
   /** Comment and deployment ids go into the env record (dashboard, next gateway). */
   private persist (entry: Entry): void {
     const env = this.o.manager.envs.get(entry.key)
     if (!env) return
     if (entry.commentId) env.meta.commentId = entry.commentId
-    const last = [...entry.deployments].pop()
+    const last = [...entry.deploy.bySha].pop()
     if (last) { env.meta.deploymentSha = last[0]; env.meta.deploymentId = last[1].id }
     this.o.manager.persist(env)
   }

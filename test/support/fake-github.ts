@@ -1,7 +1,8 @@
 // A fake of the GitHub REST API endpoints wakegate calls, on a real HTTP server: the real
 // octokit client talks to it through `apiUrl`. It keeps repos' PRs, comments, deployments
-// and statuses, hooks, CI results and team members; records every call; and can answer
-// with errors (5xx) and rate limits (403/429) on demand. Also signs and sends webhooks built
+// and statuses, hooks, CI results and team members; lists page like GitHub's (per_page,
+// page, Link headers, newest first where GitHub does so); records every call; and can
+// answer with errors (5xx) and rate limits (403/429) on demand. Also signs and sends webhooks built
 // from @octokit/webhooks-examples payloads.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createHmac, createVerify, randomUUID } from 'node:crypto'
@@ -34,7 +35,7 @@ export interface FakeCi { suites: FakeSuite[], statuses: Array<{ context: string
 
 interface Fault { method: string, path: RegExp, status: number, headers: Record<string, string>, body: unknown, times: number }
 
-type Handler = (m: RegExpMatchArray, req: { method: string, query: URLSearchParams, body: any, auth: string }) => [number, unknown, Record<string, string>?]
+type Handler = (m: RegExpMatchArray, req: { method: string, path: string, query: URLSearchParams, body: any, auth: string }) => [number, unknown, Record<string, string>?]
 
 const sha = (n: number) => n.toString(16).padStart(40, 'a')
 
@@ -65,14 +66,21 @@ export class FakeGitHub {
         const p = this.pulls.get(`${repoOf(m)}#${m.groups!.n}`)
         return p ? [200, this.pullJson(p)] : notFound
       }),
+      R('GET', '/repos/:owner/:repo/pulls', (m, r) => {
+        // GitHub: state open (default) | closed | all; sort created (default); direction desc
+        // by default; base and head (owner:branch) filters.
+        const state = r.query.get('state') ?? 'open'
+        const base = r.query.get('base')
+        const head = r.query.get('head')
+        const list = [...this.pulls.values()]
+          .filter(p => p.repo === repoOf(m) && (state === 'all' || p.state === state) && (!base || base === 'main'))
+          .filter(p => !head || head === `${(p.fork ?? p.repo).split('/')[0]}:${p.branch}`)
+          .sort((a, b) => r.query.get('direction') === 'asc' ? a.number - b.number : b.number - a.number)
+        return this.page(r.path, r.query, list.map(p => this.pullJson(p)))
+      }),
       R('GET', '/repos/:owner/:repo/issues/:n/comments', (m, r) => {
         const all = this.comments.filter(c => c.repo === repoOf(m) && c.issue === Number(m.groups!.n))
-        const per = Number(r.query.get('per_page') ?? 30)
-        const page = Number(r.query.get('page') ?? 1)
-        const slice = all.slice((page - 1) * per, page * per)
-        const headers: Record<string, string> = {}
-        if (page * per < all.length) headers.link = `<${this.url}/repos/${repoOf(m)}/issues/${m.groups!.n}/comments?per_page=${per}&page=${page + 1}>; rel="next"`
-        return [200, slice.map(c => this.commentJson(c)), headers]
+        return this.page(r.path, r.query, all.map(c => this.commentJson(c)))
       }),
       R('POST', '/repos/:owner/:repo/issues/:n/comments', (m, r) => {
         const c: FakeComment = { id: this.nextId++, repo: repoOf(m), issue: Number(m.groups!.n), body: String(r.body?.body ?? ''), user: 'wakegate[bot]' }
@@ -88,8 +96,14 @@ export class FakeGitHub {
       R('GET', '/repos/:owner/:repo/deployments', (m, r) => {
         const env = r.query.get('environment')
         const s = r.query.get('sha')
+        // Newest first, as GitHub lists them.
         const list = this.deployments.filter(d => d.repo === repoOf(m) && (!env || d.environment === env) && (!s || d.sha === s)).reverse()
-        return [200, list.slice(0, Number(r.query.get('per_page') ?? 30)).map(d => this.deploymentJson(d))]
+        return this.page(r.path, r.query, list.map(d => this.deploymentJson(d)))
+      }),
+      R('GET', '/repos/:owner/:repo/deployments/:id/statuses', (m, r) => {
+        const d = this.deployments.find(x => x.repo === repoOf(m) && x.id === Number(m.groups!.id))
+        if (!d) return notFound
+        return this.page(r.path, r.query, [...d.statuses].reverse().map(st => this.statusJson(d, st)))
       }),
       R('POST', '/repos/:owner/:repo/deployments', (m, r) => {
         const b = r.body ?? {}
@@ -105,7 +119,7 @@ export class FakeGitHub {
         if (!d) return notFound
         const s: FakeStatus = { id: this.nextId++, state: r.body?.state, description: r.body?.description ?? '', environment_url: r.body?.environment_url }
         d.statuses.push(s)
-        return [201, { ...s, url: `${this.url}/repos/${d.repo}/deployments/${d.id}/statuses/${s.id}` }]
+        return [201, this.statusJson(d, s)]
       }),
       R('GET', '/repos/:owner/:repo/hooks', m => [200, this.hooks.filter(h => h.repo === repoOf(m)).map(h => this.hookJson(h))]),
       R('POST', '/repos/:owner/:repo/hooks', (m, r) => {
@@ -168,6 +182,9 @@ export class FakeGitHub {
     this.faults.push({ method, path, status: opts.status, headers: opts.headers ?? {}, body: opts.body ?? { message: `fake error ${opts.status}` }, times: opts.times ?? 1 })
   }
 
+  /** Ends every injected fault (an outage is over). */
+  clearFaults (): void { this.faults = [] }
+
   /** A primary rate limit: 403 with x-ratelimit-remaining 0 and a reset `resetIn` ms away. */
   rateLimit (method: string, path: RegExp, times = 1, resetIn = 0): void {
     const reset = String(Math.ceil((Date.now() + resetIn) / 1000))
@@ -218,7 +235,7 @@ export class FakeGitHub {
         if (m !== method) continue
         const match = u.pathname.match(re)
         if (!match) continue
-        const [status, data, headers] = h(match, { method, query: u.searchParams, body, auth })
+        const [status, data, headers] = h(match, { method, path: u.pathname, query: u.searchParams, body, auth })
         send(status, data, headers)
         return
       }
@@ -255,6 +272,31 @@ export class FakeGitHub {
       base: { ref: 'main', sha: sha(1), repo: repoJson(p.repo), label: `${owner}:main` },
       html_url: `https://github.com/${owner}/${name}/pull/${p.number}`
     }
+  }
+
+  /**
+   * One page of a list, as GitHub pages: per_page (default 30, at most 100) and page, with a
+   * Link header (first/prev/next/last) carrying the request's other query parameters.
+   */
+  private page (path: string, query: URLSearchParams, all: unknown[]): [number, unknown[], Record<string, string>] {
+    const per = Math.min(100, Math.max(1, Number(query.get('per_page') ?? 30) || 30))
+    const page = Math.max(1, Number(query.get('page') ?? 1) || 1)
+    const last = Math.max(1, Math.ceil(all.length / per))
+    const link = (n: number, rel: string) => {
+      const q = new URLSearchParams(query)
+      q.set('per_page', String(per))
+      q.set('page', String(n))
+      return `<${this.url}${path}?${q}>; rel="${rel}"`
+    }
+    const links: string[] = []
+    if (page > 1) links.push(link(page - 1, 'prev'))
+    if (page < last) links.push(link(page + 1, 'next'), link(last, 'last'))
+    if (page > 1) links.push(link(1, 'first'))
+    return [200, all.slice((page - 1) * per, page * per), links.length ? { link: links.join(', ') } : {}]
+  }
+
+  private statusJson (d: FakeDeployment, s: FakeStatus) {
+    return { id: s.id, state: s.state, description: s.description, environment: d.environment, environment_url: s.environment_url, url: `${this.url}/repos/${d.repo}/deployments/${d.id}/statuses/${s.id}`, deployment_url: `${this.url}/repos/${d.repo}/deployments/${d.id}` }
   }
 
   private commentJson (c: FakeComment) {
