@@ -4,7 +4,7 @@ import t from 'tap'
 import { request } from 'undici'
 import {
   ECSClient, RunTaskCommand, DescribeTasksCommand, StopTaskCommand, RegisterTaskDefinitionCommand, ListTasksCommand,
-  DescribeTaskDefinitionCommand, paginateListTasks, type RunTaskCommandInput
+  DescribeTaskDefinitionCommand, ListTaskDefinitionsCommand, paginateListTasks, paginateListTaskDefinitions, type RunTaskCommandInput
 } from '@aws-sdk/client-ecs'
 import { EC2Client, DescribeInstancesCommand } from '@aws-sdk/client-ec2'
 import { FakeAws, useFakeAwsEnvironment } from './support/fake-aws/index.js'
@@ -82,6 +82,19 @@ t.test('ListTasks paginates', async t => {
   for await (const page of paginateListTasks({ client: ecs, pageSize: 2 }, { cluster: 'review', startedBy: 'wakegate' })) pages.push(page.taskArns ?? [])
   t.same(pages.map(p => p.length), [2, 1])
   t.same(pages.flat().sort(), fake.tasks.map(x => x.taskArn).sort())
+})
+
+t.test('ListTaskDefinitions: one family, newest first with sort DESC, paginated, limits checked', async t => {
+  const { ecs } = await setup(t)
+  for (const image of ['web:a', 'web:b']) await ecs.send(new RegisterTaskDefinitionCommand({ family: 'web', containerDefinitions: [{ name: 'web', image }] }))
+  await ecs.send(new RegisterTaskDefinitionCommand({ family: 'web-admin', containerDefinitions: [{ name: 'web', image: 'admin' }] }))
+  const pages: string[][] = []
+  for await (const page of paginateListTaskDefinitions({ client: ecs, pageSize: 2 }, { familyPrefix: 'web', sort: 'DESC' })) pages.push(page.taskDefinitionArns ?? [])
+  t.same(pages.map(p => p.map(a => a.split('/').pop())), [['web:3', 'web:2'], ['web:1']], 'only the family, newest first')
+  const all = await ecs.send(new ListTaskDefinitionsCommand({}))
+  t.same(all.taskDefinitionArns!.map(a => a.split('/').pop()), ['web:1', 'web:2', 'web:3', 'web-admin:1'], 'ASC by default: family, then revision')
+  t.match(await awsError(ecs.send(new ListTaskDefinitionsCommand({ maxResults: 101 }))), { name: 'InvalidParameterException' }, 'maxResults > 100')
+  t.match(await awsError(ecs.send(new ListTaskDefinitionsCommand({ sort: 'NEWEST' as 'DESC' }))), { name: 'SerializationException' }, 'unknown sort')
 })
 
 t.test('EC2 DescribeInstances: query protocol in, XML out, errors the SDK parses', async t => {

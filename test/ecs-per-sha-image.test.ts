@@ -1,11 +1,12 @@
 import t from 'tap'
 import { startGateway, testConfig, waitFor } from './support/harness.js'
-import { FakeAws, useFakeAwsEnvironment } from './support/fake-aws/index.js'
+import { FakeAws, useFakeAwsEnvironment, WEB_TASK_DEFINITION } from './support/fake-aws/index.js'
 import { ecsApp } from './support/fake-aws/app.js'
 
 useFakeAwsEnvironment()
 
 const IMAGE = '123456789012.dkr.ecr.us-east-1.amazonaws.com/web:{sha}'
+const WEB_IMAGE = WEB_TASK_DEFINITION.containerDefinitions[0].image
 
 t.test('an image template registers one task definition revision per SHA, derived from the base, never twice', async t => {
   const fake = await FakeAws.start()
@@ -40,4 +41,57 @@ t.test('an image template registers one task definition revision per SHA, derive
   await waitFor(() => env.state === 'asleep', 10_000, 'asleep')
   t.equal((await h.get('pr-1.review.test', '/info')).status, 200)
   t.equal(fake.count('RegisterTaskDefinition'), 2, 'the same SHA is never registered again')
+})
+
+t.test('after a gateway restart, a SHA whose revision is not the family\'s latest reuses it instead of registering again', async t => {
+  const fake = await FakeAws.start()
+  t.teardown(() => fake.close())
+  const image = (sha: string) => IMAGE.replace('{sha}', sha)
+  const config = (one: string) => testConfig({}, [ecsApp(fake, { prs: [{ number: 1, sha: one }, { number: 2, sha: 'aaaaaaa1' }] }, { image: IMAGE })])
+
+  // The first gateway: SHA a, then a push to SHA b: two revisions, b's the latest.
+  const first = await startGateway(config('aaaaaaa1'))
+  const env = first.wg.manager.envs.get('example/1')!
+  t.equal((await first.get('pr-1.review.test', '/info')).status, 200)
+  first.wg.manager.redeploy(env, 'bbbbbbb2', 'push')
+  await waitFor(() => env.runningSha === 'bbbbbbb2', 20_000, 'switched to b')
+  await first.close()
+  t.equal(fake.count('RegisterTaskDefinition'), 2)
+  const revs = fake.model.families.get('web')!
+  t.same(revs.map(r => r.containerDefinitions[0].image), [WEB_IMAGE, image('aaaaaaa1'), image('bbbbbbb2')], 'base, a, b (latest)')
+
+  // The second gateway knows nothing of them; PR 2 wakes on SHA a.
+  const listed = fake.count('ListTaskDefinitions')
+  const second = await startGateway(config('bbbbbbb2'))
+  t.teardown(() => second.close())
+  const res = await second.get('pr-2.review.test', '/info')
+  t.equal(res.status, 200)
+  t.equal(JSON.parse(res.body).sha, 'aaaaaaa1')
+  t.equal(fake.count('RegisterTaskDefinition'), 2, 'RegisterTaskDefinition count unchanged')
+  const task = fake.tasks.find(x => fake.tag(x, 'wakegate:pr') === '2')!
+  t.equal(task.td.taskDefinitionArn, revs[1].taskDefinitionArn, 'runs the revision registered before the restart')
+  t.equal(fake.count('ListTaskDefinitions') - listed, 1, 'one listing of the family')
+  t.ok(fake.callsOf('ListTaskDefinitions').every(c => c.params.familyPrefix === 'web' && c.params.sort === 'DESC'), 'newest first, this family')
+})
+
+t.test('a revision with the image but an older base definition is not reused', async t => {
+  const fake = await FakeAws.start()
+  t.teardown(() => fake.close())
+  const config = testConfig({}, [ecsApp(fake, { prs: [{ number: 1, sha: 'aaaaaaa1' }] }, { image: IMAGE })])
+  const first = await startGateway(config)
+  t.equal((await first.get('pr-1.review.test', '/info')).status, 200)
+  await first.close()
+  fake.stopOutside(fake.tasks[0].taskArn) // nothing for the next gateway to adopt
+  await waitFor(() => fake.tasks[0].lastStatus === 'STOPPED', 10_000, 'task stopped')
+
+  // The operator changes the base: a new revision of the family with one more variable.
+  const base = WEB_TASK_DEFINITION.containerDefinitions[0]
+  fake.model.register({ ...WEB_TASK_DEFINITION, containerDefinitions: [{ ...base, environment: [{ name: 'FEATURE', value: 'on' }] }] })
+  const second = await startGateway(config)
+  t.teardown(() => second.close())
+  t.equal((await second.get('pr-1.review.test', '/info')).status, 200)
+  t.equal(fake.count('RegisterTaskDefinition'), 2, 'registered again: the old revision lacks the new variable')
+  const td = fake.tasks[1].td
+  t.same(td.containerDefinitions[0].environment, [{ name: 'FEATURE', value: 'on' }])
+  t.equal(td.containerDefinitions[0].image, IMAGE.replace('{sha}', 'aaaaaaa1'))
 })

@@ -58,6 +58,17 @@ function checkTags (tags: Array<{ key?: unknown, value?: unknown }>): void {
   }
 }
 
+/** One page of a listing; the token is the offset of the next page. */
+function paginate<T> (all: T[], token: string | undefined, max: number): { items: T[], nextToken?: string } {
+  let start = 0
+  if (token !== undefined) {
+    start = Number(Buffer.from(token, 'base64url').toString('utf8'))
+    if (!Number.isInteger(start) || start < 0) throw invalid('Invalid nextToken.')
+  }
+  const items = all.slice(start, start + max)
+  return start + max < all.length ? { items, nextToken: Buffer.from(String(start + max)).toString('base64url') } : { items }
+}
+
 // ── response shapes ────────────────────────────────────────────────────────────────────
 
 function taskJson (m: Model, t: FakeTask, withTags: boolean): Record<string, unknown> {
@@ -265,15 +276,27 @@ export function ecsOperations (m: Model, inject: EcsInjections): Record<string, 
         .filter(t => startedBy === undefined || t.startedBy === startedBy)
         .filter(t => family === undefined || t.td.family === family)
         .map(t => t.taskArn)
-      const token = str(p, 'nextToken')
-      let start = 0
-      if (token !== undefined) {
-        start = Number(Buffer.from(token, 'base64url').toString('utf8'))
-        if (!Number.isInteger(start) || start < 0) throw invalid('Invalid nextToken.')
-      }
-      const page = arns.slice(start, start + max)
-      const next = start + max < arns.length ? Buffer.from(String(start + max)).toString('base64url') : undefined
-      return next ? { taskArns: page, nextToken: next } : { taskArns: page }
+      const { items, nextToken } = paginate(arns, str(p, 'nextToken'), max)
+      return nextToken ? { taskArns: items, nextToken } : { taskArns: items }
+    },
+
+    ListTaskDefinitions (p) {
+      // familyPrefix is "the full family name" (API reference): only that family's revisions.
+      const family = str(p, 'familyPrefix')
+      const status = str(p, 'status') ?? 'ACTIVE'
+      if (!['ACTIVE', 'INACTIVE', 'DELETE_IN_PROGRESS'].includes(status)) throw ser(`Unknown status ${status}`)
+      const sort = str(p, 'sort') ?? 'ASC'
+      if (!['ASC', 'DESC'].includes(sort)) throw ser(`Unknown sort ${sort}`)
+      const max = int(p, 'maxResults') ?? 100
+      if (max < 1 || max > 100) throw invalid('maxResults must be between 1 and 100.')
+      // ASC: by family name, then revision (newest last); DESC reverses both.
+      const arns = [...m.families.entries()]
+        .filter(([f]) => family === undefined || f === family)
+        .sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)
+        .flatMap(([, revs]) => revs.filter(r => r.status === status).map(r => r.taskDefinitionArn))
+      if (sort === 'DESC') arns.reverse()
+      const { items, nextToken } = paginate(arns, str(p, 'nextToken'), max)
+      return nextToken ? { taskDefinitionArns: items, nextToken } : { taskDefinitionArns: items }
     },
 
     DescribeContainerInstances (p) {
