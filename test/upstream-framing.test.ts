@@ -2,85 +2,11 @@
 // close-delimited), 1xx, HEAD/204, hop-by-hop headers, connection reuse and the keep-alive
 // race, and malformed answers, against a raw TCP upstream that writes exact bytes.
 import t from 'tap'
-import { createServer, type Socket } from 'node:net'
-import { request } from 'undici'
-import { startGateway, testConfig, exampleApp, rawHttp, sleep } from './support/harness.js'
-import type { Backend, TaskRef, TaskSpec, TaskStatus } from '../src/backends/backend.js'
-
-interface RawRequest { method: string, path: string, headers: Record<string, string>, body: Buffer, conn: number, nth: number }
-type Handler = (req: RawRequest, sock: Socket) => void
-
-/** A TCP server that parses requests just enough and lets each test answer with raw bytes. */
-async function rawUpstream (handler: Handler) {
-  let conns = 0
-  const server = createServer(sock => {
-    const conn = ++conns
-    let nth = 0
-    let buf = Buffer.alloc(0)
-    sock.on('error', () => {})
-    sock.on('data', d => {
-      buf = Buffer.concat([buf, d])
-      for (;;) {
-        const end = buf.indexOf('\r\n\r\n')
-        if (end === -1) return
-        const lines = buf.subarray(0, end).toString('latin1').split('\r\n')
-        const [method, path] = lines[0].split(' ')
-        const headers: Record<string, string> = {}
-        for (const l of lines.slice(1)) { const i = l.indexOf(':'); headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim() }
-        let rest = buf.subarray(end + 4)
-        let body = Buffer.alloc(0)
-        if (headers['content-length']) {
-          const n = Number(headers['content-length'])
-          if (rest.length < n) return
-          body = rest.subarray(0, n)
-          rest = rest.subarray(n)
-        } else if (headers['transfer-encoding'] === 'chunked') {
-          const parts: Buffer[] = []
-          let off = 0
-          for (;;) {
-            const nl = rest.indexOf('\r\n', off)
-            if (nl === -1) return
-            const size = parseInt(rest.subarray(off, nl).toString('latin1'), 16)
-            if (rest.length < nl + 2 + size + 2) return
-            if (size === 0) { off = nl + 4; break }
-            parts.push(rest.subarray(nl + 2, nl + 2 + size))
-            off = nl + 2 + size + 2
-          }
-          body = Buffer.concat(parts)
-          rest = rest.subarray(off)
-        }
-        buf = rest
-        if (path === '/healthz') { sock.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok'); return }
-        handler({ method, path, headers, body, conn, nth: ++nth }, sock)
-      }
-    })
-  })
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as { port: number }).port
-  return { port, connections: () => conns, close: () => new Promise<void>(resolve => server.close(() => resolve())) }
-}
-
-/** Every task is the raw upstream on `port`. */
-class FixedBackend implements Backend {
-  readonly kind = 'fixed'
-  private seq = 0
-  constructor (private readonly port: number) {}
-  async start (spec: TaskSpec): Promise<TaskRef> { return { id: `f${++this.seq}`, app: spec.app, pr: spec.pr, sha: spec.sha, generation: spec.generation } }
-  async describe (refs: TaskRef[]): Promise<TaskStatus[]> { return refs.map(ref => ({ ref, phase: 'running', endpoint: { host: '127.0.0.1', port: this.port } })) }
-  async stop () {}
-  async list () { return [] }
-  async close () {}
-}
-
-async function setup (t: { teardown (fn: () => unknown): void }, handler: Handler) {
-  const up = await rawUpstream(handler)
-  const h = await startGateway(testConfig({ proxy: { headersTimeout: '2s' } }, [exampleApp({ failureBackoff: '50ms' })]), { backends: new Map([['example', new FixedBackend(up.port)]]) })
-  t.teardown(async () => { await h.close(); await up.close() })
-  return { h, up, get: (path: string, opts: Parameters<typeof request>[1] = {}) => request(`${h.url}${path}`, { ...opts, headers: { host: 'pr-1.review.test', ...(opts?.headers as Record<string, string> | undefined) } }) }
-}
+import { rawHttp, sleep } from './support/harness.js'
+import { rawGateway } from './support/raw-upstream.js'
 
 t.test('chunked responses, split anywhere, arrive whole; trailers and chunk extensions are read, not forwarded', async t => {
-  const { get } = await setup(t, (_req, sock) => {
+  const { get } = await rawGateway(t, (_req, sock) => {
     const bytes = Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: x-sum\r\nContent-Type: text/plain\r\n\r\n' +
       '5;ext=1\r\nhello\r\n1\r\n \r\nA\r\nwakegate!!\r\n0\r\nx-sum: 42\r\n\r\n', 'latin1')
     // One byte per write, so every parser state sees a split.
@@ -97,7 +23,7 @@ t.test('chunked responses, split anywhere, arrive whole; trailers and chunk exte
 
 t.test('keep-alive connections are reused; Connection: close ones are not', async t => {
   let closeNext = false
-  const { get, up } = await setup(t, (_req, sock) => {
+  const { get, up } = await rawGateway(t, (_req, sock) => {
     sock.write(`HTTP/1.1 200 OK\r\ncontent-length: 2\r\n${closeNext ? 'connection: close\r\n' : ''}\r\nok`)
     if (closeNext) sock.end()
   })
@@ -110,14 +36,14 @@ t.test('keep-alive connections are reused; Connection: close ones are not', asyn
 })
 
 t.test('a close-delimited body is read to the end and its connection dropped', async t => {
-  const { get } = await setup(t, (_req, sock) => { sock.end('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nuntil the end') })
+  const { get } = await rawGateway(t, (_req, sock) => { sock.end('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nuntil the end') })
   const res = await get('/')
   t.equal(await res.body.text(), 'until the end')
   t.equal(await (await get('/')).body.text(), 'until the end', 'next request on a new connection')
 })
 
 t.test('Content-Length and Transfer-Encoding together: chunked wins and the connection is not reused', async t => {
-  const { get, up } = await setup(t, (_req, sock) => {
+  const { get, up } = await rawGateway(t, (_req, sock) => {
     sock.write('HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n')
   })
   const res = await get('/')
@@ -136,7 +62,7 @@ t.test('malformed answers map to 502 without crashing', async t => {
     '/space': 'HTTP/1.1 200 OK\r\nx-a : 1\r\ncontent-length: 0\r\n\r\n',
     '/chunk': 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n'
   }
-  const { get } = await setup(t, (req, sock) => { sock.write(answers[req.path]) })
+  const { get } = await rawGateway(t, (req, sock) => { sock.write(answers[req.path]) })
   for (const path of Object.keys(answers)) {
     const res = await get(path).catch(err => ({ statusCode: 0, error: err as Error, body: null }))
     if (path === '/chunk') {
@@ -151,7 +77,7 @@ t.test('malformed answers map to 502 without crashing', async t => {
 })
 
 t.test('1xx answers are skipped; HEAD and 204 have no body and keep the connection', async t => {
-  const { get, up } = await setup(t, (req, sock) => {
+  const { get, up } = await rawGateway(t, (req, sock) => {
     if (req.path === '/continue') sock.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 4\r\n\r\ndone')
     else if (req.path === '/nocontent') sock.write('HTTP/1.1 204 No Content\r\n\r\n')
     else sock.write('HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n') // HEAD: length announced, no body
@@ -170,7 +96,7 @@ t.test('1xx answers are skipped; HEAD and 204 have no body and keep the connecti
 })
 
 t.test('bytes after a complete response drop the connection (no desync)', async t => {
-  const { get, up } = await setup(t, (req, sock) => {
+  const { get, up } = await rawGateway(t, (req, sock) => {
     sock.write(`HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n${req.path === '/extra' ? 'okHTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nevil!' : 'ok'}`)
   })
   t.equal(await (await get('/extra')).body.text(), 'ok')
@@ -179,7 +105,7 @@ t.test('bytes after a complete response drop the connection (no desync)', async 
 })
 
 t.test('hop-by-hop response headers, and those Connection names, are dropped', async t => {
-  const { get } = await setup(t, (_req, sock) => {
+  const { get } = await rawGateway(t, (_req, sock) => {
     sock.write('HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Private\r\nKeep-Alive: timeout=5\r\nX-Private: secret\r\nProxy-Authenticate: Basic\r\nX-Kept: yes\r\ncontent-length: 0\r\n\r\n')
   })
   const res = await get('/')
@@ -191,7 +117,7 @@ t.test('hop-by-hop response headers, and those Connection names, are dropped', a
 })
 
 t.test('keep-alive race: a GET on a connection the upstream just closed is sent again; a POST is not', async t => {
-  const { get } = await setup(t, (req, sock) => {
+  const { get } = await rawGateway(t, (req, sock) => {
     // Every connection answers once, then drops the next request unanswered.
     if (req.nth > 1) { sock.destroy(); return }
     sock.write(`HTTP/1.1 200 OK\r\ncontent-length: ${req.body.length || 2}\r\n\r\n${req.body.length ? req.body : 'ok'}`)
@@ -206,14 +132,14 @@ t.test('keep-alive race: a GET on a connection the upstream just closed is sent 
 })
 
 t.test('a body cut short by the upstream cuts the client response', async t => {
-  const { get } = await setup(t, (_req, sock) => { sock.end('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly a part') })
+  const { get } = await rawGateway(t, (_req, sock) => { sock.end('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly a part') })
   const res = await get('/')
   t.equal(res.statusCode, 200)
   await t.rejects(res.body.text(), 'client sees the truncation')
 })
 
 t.test('chunked uploads are re-chunked; Content-Length uploads stream as they are', async t => {
-  const { h } = await setup(t, (req, sock) => {
+  const { h } = await rawGateway(t, (req, sock) => {
     const info = JSON.stringify({ te: req.headers['transfer-encoding'] ?? null, cl: req.headers['content-length'] ?? null, body: req.body.toString() })
     sock.write(`HTTP/1.1 200 OK\r\ncontent-length: ${Buffer.byteLength(info)}\r\n\r\n${info}`)
   })
@@ -225,7 +151,7 @@ t.test('chunked uploads are re-chunked; Content-Length uploads stream as they ar
 
 t.test('a client that leaves mid-body closes its upstream connection', async t => {
   let upstreamClosed = false
-  const { get } = await setup(t, (_req, sock) => {
+  const { get } = await rawGateway(t, (_req, sock) => {
     sock.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n')
     const timer = setInterval(() => sock.write('4\r\ntick\r\n'), 10)
     sock.on('close', () => { clearInterval(timer); upstreamClosed = true })
@@ -243,7 +169,7 @@ t.test('a client that leaves mid-body closes its upstream connection', async t =
 t.test('concurrent large bodies share the read buffer without mixing bytes; a slow reader gets backpressure', async t => {
   const { createHash, randomBytes } = await import('node:crypto')
   const bodies = Array.from({ length: 6 }, () => randomBytes(3 * 1024 * 1024 + 123))
-  const { get } = await setup(t, (req, sock) => {
+  const { get } = await rawGateway(t, (req, sock) => {
     const body = bodies[Number(req.path.slice(1))]
     sock.write(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n`)
     // Written in uneven pieces so reads of different connections interleave.

@@ -55,6 +55,8 @@ export function createMetrics (manager: EnvManager, gateway: Gateway, store: Sto
   counter('wakegate_cold_requests_total', 'Requests that found their env not running', () => gateway.counters.cold)
   counter('wakegate_rejected_total', 'Requests answered 404/503 without reaching an env', () => gateway.counters.rejected)
   counter('wakegate_upstream_errors_total', 'Upstream connection failures', () => gateway.counters.upstreamErrors)
+  counter('wakegate_upstream_queue_timeouts_total', 'Requests answered 503 after waiting proxy.queueTimeout for an upstream connection', () => gateway.counters.queueTimeouts)
+  counter('wakegate_responses_cut_total', 'Responses cut mid-body (upstream idle timeout, reset or broken framing)', () => gateway.counters.responsesCut)
   counter('wakegate_retries_total', 'Requests retried after passive health re-woke their env', () => gateway.counters.retries)
   counter('wakegate_task_starts_total', 'Tasks started', () => manager.counters.starts)
   counter('wakegate_task_stops_total', 'Tasks stopped', () => manager.counters.stops)

@@ -5,7 +5,7 @@ import type { Logger } from 'pino'
 import type { ResolvedConfig } from '../config/load.js'
 import type { Backend, TaskRef } from '../backends/backend.js'
 import type { Store } from '../stores/store.js'
-import { Upstream, type UpstreamOptions } from '../proxy/upstream.js'
+import { Upstream, upstreamOptions, type UpstreamOptions } from '../proxy/upstream.js'
 import { WakegateError } from '../errors.js'
 import { transition, type LifecycleEvent, type Effect } from './machine.js'
 import { Env, appRuntime, envRecord, wakeWaiters, type AppRuntime, type EnvEvent } from './env.js'
@@ -47,7 +47,7 @@ export class EnvManager extends EventEmitter {
     this.backends = opts.backends
     this.store = opts.store
     this.log = opts.log
-    this.upstreamOptions = { connections: opts.config.proxy.upstreamConnections, headersTimeout: opts.config.proxy.headersTimeout }
+    this.upstreamOptions = upstreamOptions(opts.config.proxy)
     for (const app of opts.config.apps) {
       this.apps.set(app.name, appRuntime(app, opts.config.public))
       const backend = opts.backends.get(app.name)

@@ -22,6 +22,8 @@ export interface Exchange {
   readonly replayable: boolean
   /** The connection carrying it, set by the pool when sent. */
   conn: UpstreamConnection | null
+  /** When it entered the pool's queue (set by the pool). */
+  queuedAt: number
   /** The final response head; `headers` is flat and hop-by-hop free. false = stop (failed). */
   onResponse (status: number, statusText: string, headers: string[], conn: UpstreamConnection): boolean
   /**
@@ -33,6 +35,9 @@ export interface Exchange {
   onEnd (): void
   onFail (err: NodeJS.ErrnoException): void
 }
+
+/** The code of an exchange that waited in the queue past queueTimeout. */
+export const QUEUE_TIMEOUT = 'WAKEGATE_QUEUE_TIMEOUT'
 
 /** An error with a code; the codes follow undici's (UND_ERR_*) and llhttp's (HPE_*) names. */
 export function upstreamError (message: string, code: string): NodeJS.ErrnoException {

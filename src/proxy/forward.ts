@@ -16,6 +16,8 @@ export interface ForwardHost {
   readonly appendForwarded: boolean
   /** Called when the upstream could not be reached or failed before answering. */
   upstreamFailed (fwd: Forward, err: NodeJS.ErrnoException): void
+  /** The response failed after its head went out: the client's response is cut. */
+  responseCut (fwd: Forward, err: NodeJS.ErrnoException): void
   /** The env's pending cold-start header went out. */
   coldServed (env: Env): void
 }
@@ -42,6 +44,18 @@ const spareChunks: Buffer[] = []
 function takeChunk (): Buffer { return spareChunks.pop() ?? Buffer.allocUnsafeSlow(CHUNK) }
 function giveChunk (b: Buffer): void { if (spareChunks.length < 16) spareChunks.push(b) }
 
+/**
+ * Takes back a response head Node has stored but not yet written (it goes out with the first
+ * body byte), so an upstream failing right after its head is still answered with a 502 page
+ * rather than a closed connection. false once the head is on the wire.
+ */
+function takeBackHead (res: ServerResponse): boolean {
+  const r = res as ServerResponse & { _header: string | null, _headerSent: boolean }
+  if (r._headerSent || typeof r._header !== 'string') return false
+  r._header = null
+  return true
+}
+
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 
 /** The Forward currently using a client connection, so one 'close' listener serves them all. */
@@ -66,6 +80,7 @@ export class Forward implements Exchange {
   bodyKind: BodyKind = BODY_NONE
   readonly headRequest: boolean
   conn: UpstreamConnection | null = null
+  queuedAt = 0
 
   constructor (
     readonly host: ForwardHost,
@@ -200,9 +215,11 @@ export class Forward implements Exchange {
     const first = !this.done
     this.finish()
     if (!first) return
+    if (this.responded && takeBackHead(this.res)) this.responded = false
     if (this.responded) {
       // Mid-body failure: the status is already out, so cut the connection to signal it.
       // An event stream has no length to violate: end it cleanly so the client reconnects.
+      this.host.responseCut(this, err)
       if (this.sse) this.res.end()
       else this.res.destroy(err)
       return

@@ -10,6 +10,7 @@ import type { Env } from '../lifecycle/env.js'
 import { HostRouter } from '../routing/router.js'
 import { WakegateError, catalogue, type ErrorCode } from '../errors.js'
 import { Forward, type ForwardHost } from './forward.js'
+import { QUEUE_TIMEOUT } from './exchange.js'
 import { ClientClassifier } from './clients.js'
 import { messagePage } from './pages.js'
 import { ColdPath, EVENTS_PATH } from './cold.js'
@@ -24,13 +25,17 @@ export interface GatewayCounters {
   rejected: number
   upstreamErrors: number
   retries: number
+  /** Requests that waited queueTimeout for an upstream connection (503). */
+  queueTimeouts: number
+  /** Responses cut mid-body (upstream idle timeout, reset, broken framing). */
+  responsesCut: number
 }
 
 export class Gateway implements ForwardHost {
   readonly router: HostRouter
   readonly staticHeaders: string[] | null
   readonly appendForwarded: boolean
-  readonly counters: GatewayCounters = { requests: 0, proxied: 0, cold: 0, held: 0, rejected: 0, upstreamErrors: 0, retries: 0 }
+  readonly counters: GatewayCounters = { requests: 0, proxied: 0, cold: 0, held: 0, rejected: 0, upstreamErrors: 0, retries: 0, queueTimeouts: 0, responsesCut: 0 }
   /** Requests and upgrades held right now while their env wakes. */
   holding = 0
   /** Open tunnels and held requests in the worker processes (cluster mode; kept by the primary). */
@@ -101,6 +106,11 @@ export class Gateway implements ForwardHost {
 
   coldServed (env: Env): void { this.manager.coldServed(env) }
 
+  responseCut (fwd: Forward, err: NodeJS.ErrnoException): void {
+    this.counters.responsesCut++
+    this.log.warn({ env: fwd.env.key, code: err.code, err: err.message, generation: fwd.upstream.generation }, 'upstream response cut mid-body')
+  }
+
   upstreamFailed (fwd: Forward, err: NodeJS.ErrnoException): void {
     this.counters.upstreamErrors++
     const code = err.code ?? ''
@@ -117,10 +127,8 @@ export class Gateway implements ForwardHost {
       this.cold.hold(fwd.req, fwd.res, env, 'retry after upstream failure', r => this.forward(fwd.req, fwd.res, env, r, Date.now() - started, 1))
       return
     }
-    const errCode: ErrorCode = refused ? 'WAKEGATE_UPSTREAM_REFUSED'
-      : code === 'UND_ERR_HEADERS_TIMEOUT' ? 'WAKEGATE_UPSTREAM_TIMEOUT'
-        : 'WAKEGATE_UPSTREAM_RESET'
-    this.sendError(fwd.res, errCode, code || err.message)
+    if (code === QUEUE_TIMEOUT) this.counters.queueTimeouts++
+    this.sendError(fwd.res, upstreamErrorCode(code, refused), code.startsWith('HPE_') ? err.message : code || err.message)
   }
 
   sendError (res: ServerResponse, code: ErrorCode, detail?: string, extra?: Record<string, string>): void {
@@ -146,6 +154,15 @@ export class Gateway implements ForwardHost {
     if (err instanceof WakegateError) this.sendError(res, err.code, err.detail)
     else this.sendError(res, 'WAKEGATE_BACKEND_FAILED', (err as Error)?.message)
   }
+}
+
+/** The error a failed exchange is answered with (before its response began). */
+function upstreamErrorCode (code: string, refused: boolean): ErrorCode {
+  if (refused) return 'WAKEGATE_UPSTREAM_REFUSED'
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return 'WAKEGATE_UPSTREAM_TIMEOUT'
+  if (code === QUEUE_TIMEOUT) return 'WAKEGATE_UPSTREAM_BUSY'
+  if (code.startsWith('HPE_')) return 'WAKEGATE_UPSTREAM_BAD_RESPONSE'
+  return 'WAKEGATE_UPSTREAM_RESET'
 }
 
 function statusTitle (status: number): string {

@@ -9,7 +9,7 @@ function statusCode (head: string): number {
   const b = head.charCodeAt(10) - 48
   const c = head.charCodeAt(11) - 48
   if (a < 1 || a > 9 || b < 0 || b > 9 || c < 0 || c > 9) return -1
-  if (head.length > 12 && head.charCodeAt(12) !== 32 && head.charCodeAt(12) !== 13) return -1
+  if (head.length > 12 && head.charCodeAt(12) !== 32 && head.charCodeAt(12) !== 13 && head.charCodeAt(12) !== 10) return -1
   return a * 100 + b * 10 + c
 }
 
@@ -31,16 +31,21 @@ function parseLength (v: string): number {
   return n
 }
 
-/** chunk-size [ ; chunk-ext ]; -1 when malformed. */
+/** Significant hex digits a chunk size may have: 13 (52 bits) stays a safe integer. */
+const MAX_CHUNK_DIGITS = 13
+
+/** chunk-size [ ; chunk-ext ]; -1 when malformed. Leading zeros are allowed, any number of them. */
 export function parseChunkSize (line: string): number {
   let n = 0
   let i = 0
+  let digits = 0
   for (; i < line.length; i++) {
     const c = line.charCodeAt(i)
     const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1
     if (d === -1) break
+    if (n > 0 || d > 0) digits++
+    if (digits > MAX_CHUNK_DIGITS) return -1
     n = n * 16 + d
-    if (i >= 12) return -1
   }
   if (i === 0) return -1
   if (i < line.length) {
@@ -79,8 +84,14 @@ export interface ResponseHead {
   keepAlive: boolean
 }
 
+/** End of the line ending at the LF at `lf`: a CR before it is part of the line terminator. */
+function lineEnd (head: string, lf: number): number {
+  return lf > 0 && head.charCodeAt(lf - 1) === 13 ? lf - 1 : lf
+}
+
 /**
  * Parses a response head (status line and header lines, without the blank line) into `out`.
+ * Lines end with CRLF or a bare LF (RFC 9112 §2.2 lets a recipient accept LF alone).
  * Returns null, or the error that makes the response unusable (and its connection unsafe).
  */
 export function parseResponseHead (head: string, headRequest: boolean, out: ResponseHead): NodeJS.ErrnoException | null {
@@ -89,16 +100,18 @@ export function parseResponseHead (head: string, headRequest: boolean, out: Resp
   const http10 = head.charCodeAt(7) === 48 /* 0 */
   const status = statusCode(head)
   if (status < 0) return upstreamError('malformed status code from upstream', 'HPE_INVALID_STATUS')
-  let eol = head.indexOf('\r\n')
-  if (eol === -1) eol = head.length
+  let lf = head.indexOf('\n')
+  if (lf === -1) lf = head.length
+  const eol = lineEnd(head, lf)
   const headers: string[] = []
   let contentLength = -1
   let te = ''
   let connection = ''
-  let pos = eol + 2
+  let pos = lf + 1
   while (pos < head.length) {
-    let next = head.indexOf('\r\n', pos)
-    if (next === -1) next = head.length
+    let nl = head.indexOf('\n', pos)
+    if (nl === -1) nl = head.length
+    const next = lineEnd(head, nl)
     const colon = head.indexOf(':', pos)
     if (colon === -1 || colon >= next || colon === pos) return upstreamError('malformed header line from upstream', 'HPE_INVALID_HEADER_TOKEN')
     const c0 = head.charCodeAt(pos)
@@ -107,7 +120,7 @@ export function parseResponseHead (head: string, headRequest: boolean, out: Resp
     if (c0 === 32 || c0 === 9 || cb === 32 || cb === 9) return upstreamError('malformed header line from upstream', 'HPE_INVALID_HEADER_TOKEN')
     const name = head.slice(pos, colon)
     const value = trimOws(head, colon + 1, next)
-    pos = next + 2
+    pos = nl + 1
     // Hop-by-hop and framing headers, by length first so most headers skip the lower-casing.
     if (SPECIAL_SHAPE.has(headerShape(name))) {
       switch (name.toLowerCase()) {
@@ -149,13 +162,17 @@ export function parseResponseHead (head: string, headRequest: boolean, out: Resp
   let framing: number
   if (headRequest || status === 204 || status === 304) framing = NO_BODY
   else if (te !== '') {
+    // Transfer-Encoding in an HTTP/1.0 response is faulty framing (RFC 9112 §6.1). A coding
+    // other than chunked (gzip, chunked) would reach the client as plain content once the
+    // header is dropped, so it is refused rather than relabelled.
+    if (http10) return upstreamError('Transfer-Encoding in an HTTP/1.0 response from upstream', 'HPE_INVALID_TRANSFER_ENCODING')
+    if (te !== 'chunked' && !/^\s*chunked\s*$/i.test(te)) return upstreamError(`unsupported Transfer-Encoding "${te.slice(0, 64)}" from upstream`, 'HPE_INVALID_TRANSFER_ENCODING')
     if (contentLength !== -1) {
       // Both: Transfer-Encoding wins, and the connection is not reused (smuggling guard).
       dropHeader(headers, 'content-length')
       keepAlive = false
     }
-    if (!http10 && /(^|,)\s*chunked\s*$/i.test(te)) framing = FRAMING_CHUNKED
-    else { framing = FRAMING_UNTIL_CLOSE; keepAlive = false }
+    framing = FRAMING_CHUNKED
   } else if (contentLength !== -1) framing = contentLength === 0 ? NO_BODY : FRAMING_LENGTH
   else { framing = FRAMING_UNTIL_CLOSE; keepAlive = false }
   out.headers = headers

@@ -13,7 +13,11 @@ import { FRAMING_CHUNKED, FRAMING_LENGTH, FRAMING_UNTIL_CLOSE, NO_BODY, parseChu
 import type { Upstream } from './upstream.js'
 
 const CONNECT_TIMEOUT_MS = 5_000
-const MAX_HEAD = 64 * 1024
+/** Response head size limit (status line + fields), whatever the TCP segments were. */
+export const MAX_HEAD = 64 * 1024
+/** One chunk-size line (size + extensions), and the trailer section, at most. */
+export const MAX_CHUNK_LINE = 64 * 1024
+export const MAX_TRAILERS = 64 * 1024
 /**
  * Every upstream socket reads into this one buffer (net.connect's `onread`): no Buffer per
  * read and no stream machinery. Reads are handled one at a time on this thread, so sharing
@@ -21,7 +25,30 @@ const MAX_HEAD = 64 * 1024
  * here, body slices in the exchange) is copied.
  */
 const READ_BUFFER = Buffer.allocUnsafeSlow(256 * 1024) // large reads: fewer syscalls per MiB streamed
-const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1')
+
+/**
+ * Where a response head ends in `data` (searching from `from`): the index of the blank line's
+ * first byte, with the body starting at `bodyAt.v`; -1 while incomplete. A line ends with CRLF
+ * or a bare LF (RFC 9112 §2.2).
+ */
+function headEnd (data: Buffer, from: number, bodyAt: { v: number }): number {
+  let lf = data.indexOf(10, from)
+  while (lf !== -1) {
+    const a = data[lf + 1]
+    if (a === 10) { bodyAt.v = lf + 2; return lf + 1 }
+    if (a === 13 && data[lf + 2] === 10) { bodyAt.v = lf + 3; return lf + 1 }
+    if (a === undefined || (a === 13 && lf + 2 >= data.length)) return -1
+    lf = data.indexOf(10, lf + 1)
+  }
+  return -1
+}
+const bodyAt = { v: 0 }
+
+/** The head's text ends before the last line terminator (the one before the blank line). */
+function lineBefore (data: Buffer, blank: number): number {
+  const lf = blank - 1
+  return lf > 0 && data[lf - 1] === 13 ? lf - 1 : lf
+}
 /** Left in a connection's parsed head once its headers array went to the exchange. */
 const EMPTY: string[] = []
 
@@ -43,6 +70,14 @@ export class UpstreamConnection {
   since = 0
   /** Requests this connection carried. */
   uses = 0
+  /** When the current exchange was sent. */
+  sentAt = 0
+  /** Its exchange runs long and no longer counts against the pool's cap (kept by the pool). */
+  long = false
+  /** Reads so far; the sweep compares it with `readMark` to see silence without a clock per read. */
+  private reads = 0
+  private readMark = 0
+  private readMarkAt = 0
   private phase = HEAD
   private headBuf: Buffer | null = null
   private remaining = 0
@@ -79,12 +114,15 @@ export class UpstreamConnection {
     this.busy = true
     this.uses++
     this.phase = HEAD
+    this.readMark = -1
     this.keepAlive = true
     this.responded = false
     const sock = this.socket
+    const now = Date.now()
+    this.sentAt = now
     if (x.bodyKind === BODY_NONE) {
       sock.write(x.head, 'latin1')
-      this.since = Date.now()
+      this.since = now
       return
     }
     sock.write(x.head, 'latin1')
@@ -105,6 +143,7 @@ export class UpstreamConnection {
   resume (x: Exchange): void {
     if (this.exchange === x && this.paused) {
       this.paused = false
+      this.readMark = -1 // the silence while the client was slow is not the upstream's
       this.socket.resume()
     }
   }
@@ -143,6 +182,19 @@ export class UpstreamConnection {
     return this.exchange !== null && !this.responded && now - this.since > headersTimeout
   }
 
+  /**
+   * Idle read timeout (called by the sweep): the response has begun and the upstream sent
+   * nothing for `idle` ms. Not while reading is paused for a slow client.
+   */
+  stalled (now: number, idle: number): boolean {
+    if (this.reads !== this.readMark) {
+      this.readMark = this.reads
+      this.readMarkAt = now
+      return false
+    }
+    return this.responded && !this.paused && now - this.readMarkAt > idle
+  }
+
   private onConnect = (): void => {
     this.connected = true
     if (this.connectTimer) { clearTimeout(this.connectTimer); this.connectTimer = null }
@@ -175,6 +227,7 @@ export class UpstreamConnection {
   }
 
   private onRead = (n: number, buf: Buffer): boolean => {
+    this.reads++
     this.onData(buf.subarray(0, n))
     return !this.paused
   }
@@ -195,21 +248,21 @@ export class UpstreamConnection {
           let data = off === 0 ? chunk : chunk.subarray(off)
           let from = 0
           if (this.headBuf !== null) {
-            from = Math.max(0, this.headBuf.length - 3)
+            from = Math.max(0, this.headBuf.length - 2)
             data = Buffer.concat([this.headBuf, data])
           }
-          const end = data.indexOf(CRLFCRLF, from)
-          if (end === -1) {
-            if (data.length > MAX_HEAD) { this.fail(upstreamError('upstream response head too large', 'HPE_HEADER_OVERFLOW')); return }
+          const end = headEnd(data, from, bodyAt)
+          if (end === -1 || end > MAX_HEAD) {
+            if (end > MAX_HEAD || data.length > MAX_HEAD) { this.fail(upstreamError('upstream response head too large', 'HPE_HEADER_OVERFLOW')); return }
             this.headBuf = this.headBuf !== null ? data : Buffer.from(data) // concat already copied
             return
           }
           this.headBuf = null
           chunk = data
           len = data.length
-          off = end + 4
+          off = bodyAt.v
           this.more = off < len
-          if (!this.parseHead(x, data.toString('latin1', 0, end))) return
+          if (!this.parseHead(x, data.toString('latin1', 0, lineBefore(data, end)))) return
           // A body-less response completed: nothing may follow it (we never pipeline).
           if (this.exchange !== x) return
           break
@@ -232,7 +285,7 @@ export class UpstreamConnection {
           const nl = chunk.indexOf(10, off)
           const stop = nl === -1 ? len : nl
           this.line += chunk.toString('latin1', off, stop)
-          if (this.line.length > 8192) { this.fail(upstreamError('upstream chunk line too long', 'HPE_INVALID_CHUNK_SIZE')); return }
+          if (this.line.length > MAX_CHUNK_LINE) { this.fail(upstreamError('upstream chunk line too long', 'HPE_INVALID_CHUNK_SIZE')); return }
           if (nl === -1) return
           off = nl + 1
           const line = this.line.charCodeAt(this.line.length - 1) === 13 ? this.line.slice(0, -1) : this.line
@@ -243,13 +296,16 @@ export class UpstreamConnection {
           } else if (this.phase === CHUNK_SIZE) {
             const size = parseChunkSize(line)
             if (size < 0) { this.fail(upstreamError('malformed chunk size from upstream', 'HPE_INVALID_CHUNK_SIZE')); return }
-            if (size === 0) this.phase = TRAILERS
+            if (size === 0) { this.phase = TRAILERS; this.remaining = MAX_TRAILERS }
             else { this.remaining = size; this.phase = CHUNK_DATA }
           } else if (line === '') {
             if (off < len) this.keepAlive = false
             this.complete(x)
             return
-          } // else a trailer field: read, not forwarded
+          } else if ((this.remaining -= line.length + 2) < 0) { // a trailer field: read, not forwarded
+            this.fail(upstreamError('upstream trailer section too large', 'HPE_HEADER_OVERFLOW'))
+            return
+          }
           break
         }
         case CHUNK_DATA: {

@@ -1,14 +1,33 @@
 // One running task as the proxy sees it: its address and a keep-alive pool of HTTP/1.1
-// connections to it (upstream-connection.ts). Exchanges beyond the pool's size wait in a
-// queue; timeouts (headers, idle keep-alive) are checked by one sweep timer per upstream
-// rather than a timer per request.
-import { upstreamError, type Exchange } from './exchange.js'
+// connections to it (upstream-connection.ts). `connections` caps the exchanges that are
+// short: one busy for longer than LONG_EXCHANGE_MS (an event stream, a slow upload or
+// download, a long poll) stops counting against it, so a few hundred open streams cannot
+// starve ordinary requests (nginx caps only idle cached connections). Exchanges beyond
+// the cap wait in a queue, at most `queueTimeout`. Timeouts (queue, headers, upstream idle
+// read, idle keep-alive) are checked by one sweep timer per upstream rather than a timer
+// per request.
+import { QUEUE_TIMEOUT, upstreamError, type Exchange } from './exchange.js'
 import { UpstreamConnection } from './upstream-connection.js'
 
 export interface UpstreamOptions {
+  /** Short exchanges in flight at most; more wait in the queue. */
   connections: number
+  /** Longest wait in the queue (then WAKEGATE_QUEUE_TIMEOUT). */
+  queueTimeout: number
   headersTimeout: number
+  /** Longest silence of the upstream once its response has begun. */
+  idleTimeout: number
 }
+
+/** The pool settings of the proxy section. */
+export function upstreamOptions (proxy: { upstreamConnections: number, queueTimeout: number, headersTimeout: number, upstreamIdleTimeout: number }): UpstreamOptions {
+  return { connections: proxy.upstreamConnections, queueTimeout: proxy.queueTimeout, headersTimeout: proxy.headersTimeout, idleTimeout: proxy.upstreamIdleTimeout }
+}
+
+/** An exchange busy this long no longer takes one of the `connections` slots. */
+export const LONG_EXCHANGE_MS = 1_000
+/** At capacity, busy connections are checked for long exchanges at most this often. */
+const LONG_SCAN_MS = 50
 
 /** Keep-alive connections idle longer than this are not reused (servers close at ~5 s). */
 const IDLE_REUSE_MS = 3_000
@@ -25,7 +44,10 @@ export class Upstream {
   closed = false
   private destroyed = false
   private readonly max: number
-  private readonly headersTimeout: number
+  private readonly opts: UpstreamOptions
+  /** Busy connections whose exchange became long-lived (not counted against `max`). */
+  private long = 0
+  private lastLongScan = 0
   /** Every open connection; idle ones also sit in `idle` (most recent last). */
   private readonly conns = new Set<UpstreamConnection>()
   private readonly idle: UpstreamConnection[] = []
@@ -39,7 +61,7 @@ export class Upstream {
   constructor (readonly host: string, readonly port: number, readonly generation: number, opts: UpstreamOptions) {
     this.origin = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
     this.max = opts.connections
-    this.headersTimeout = opts.headersTimeout
+    this.opts = opts
   }
 
   /** Sends an exchange on an idle connection, a new one, or queues it while all are busy. */
@@ -53,7 +75,11 @@ export class Upstream {
 
   private dispatch (x: Exchange): void {
     const conn = this.acquire()
-    if (conn === null) { this.queue.push(x); return }
+    if (conn === null) {
+      x.queuedAt = Date.now()
+      this.queue.push(x)
+      return
+    }
     this.send(conn, x)
   }
 
@@ -69,11 +95,31 @@ export class Upstream {
       if (now - c.since < IDLE_REUSE_MS) return c
       c.destroy()
     }
-    if (this.conns.size >= this.max) return null
+    if (this.conns.size - this.long >= this.max && !this.findLong(now)) return null
     const c = new UpstreamConnection(this)
     this.conns.add(c)
     if (this.sweeper === null) this.startSweep()
     return c
+  }
+
+  /** Marks busy connections whose exchange has run for LONG_EXCHANGE_MS; true if any was found. */
+  private findLong (now: number): boolean {
+    if (now - this.lastLongScan < LONG_SCAN_MS) return false
+    this.lastLongScan = now
+    let found = false
+    for (const c of this.conns) {
+      if (c.busy && !c.long && now - c.sentAt >= LONG_EXCHANGE_MS) {
+        c.long = true
+        this.long++
+        found = true
+      }
+    }
+    return found
+  }
+
+  /** A connection stops carrying its (long) exchange. */
+  private notLong (conn: UpstreamConnection): void {
+    if (conn.long) { conn.long = false; this.long-- }
   }
 
   private dequeue (): Exchange | null {
@@ -87,6 +133,7 @@ export class Upstream {
   release (conn: UpstreamConnection): void {
     conn.busy = false
     this.busy--
+    this.notLong(conn)
     const next = this.dequeue()
     if (next !== null) { this.send(conn, next); return }
     conn.since = Date.now()
@@ -97,6 +144,7 @@ export class Upstream {
   /** A connection is gone (closed, failed or destroyed). */
   forget (conn: UpstreamConnection): void {
     if (!this.conns.delete(conn)) return
+    this.notLong(conn)
     if (conn.busy) {
       conn.busy = false
       this.busy--
@@ -128,21 +176,37 @@ export class Upstream {
   }
 
   private startSweep (): void {
-    const every = Math.max(25, Math.min(1000, Math.floor(this.headersTimeout / 4)))
+    const o = this.opts
+    const every = Math.max(25, Math.min(1000, Math.floor(Math.min(o.headersTimeout, o.idleTimeout, o.queueTimeout) / 4)))
     this.sweeper = setInterval(() => this.sweep(), every)
     this.sweeper.unref()
   }
 
   private sweep (): void {
     const now = Date.now()
+    const { headersTimeout, idleTimeout } = this.opts
     for (const c of this.conns) {
       if (c.exchange !== null) {
-        if (c.timedOut(now, this.headersTimeout)) c.fail(upstreamError(`no response headers within ${this.headersTimeout} ms`, 'UND_ERR_HEADERS_TIMEOUT'))
+        if (c.timedOut(now, headersTimeout)) c.fail(upstreamError(`no response headers within ${headersTimeout} ms`, 'UND_ERR_HEADERS_TIMEOUT'))
+        else if (c.stalled(now, idleTimeout)) c.fail(upstreamError(`upstream sent nothing for ${idleTimeout} ms`, 'UND_ERR_BODY_TIMEOUT'))
       } else if (now - c.since >= IDLE_CLOSE_MS) c.destroy()
+    }
+    this.expireQueued(now)
+    // Long exchanges free their slots for what waits.
+    if (this.queueHead < this.queue.length && this.findLong(now)) {
+      while (this.queueHead < this.queue.length && this.conns.size - this.long < this.max) this.dispatch(this.dequeue()!)
     }
     if (this.conns.size === 0 && this.sweeper !== null) {
       clearInterval(this.sweeper)
       this.sweeper = null
+    }
+  }
+
+  /** Queued exchanges past queueTimeout fail (503 WAKEGATE_UPSTREAM_BUSY); the queue is FIFO. */
+  private expireQueued (now: number): void {
+    const limit = now - this.opts.queueTimeout
+    while (this.queueHead < this.queue.length && this.queue[this.queueHead].queuedAt <= limit) {
+      this.dequeue()!.onFail(upstreamError(`waited ${this.opts.queueTimeout} ms for a connection to ${this.origin}`, QUEUE_TIMEOUT))
     }
   }
 
