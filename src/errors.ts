@@ -26,6 +26,7 @@ export const catalogue = {
   WAKEGATE_ENV_DESTROYED: { status: 410, message: 'This pull request was closed; its environment is gone.' },
   WAKEGATE_SHUTTING_DOWN: { status: 503, message: 'The gateway is restarting; retry shortly.' },
   WAKEGATE_PR_LOOKUP_FAILED: { status: 503, message: 'Could not confirm that this pull request is open; retry shortly.' },
+  WAKEGATE_GITHUB_UNAVAILABLE: { status: 503, message: 'GitHub could not be asked what this delivery needs; nothing changed and it was not recorded, so a redelivery is handled.' },
   WAKEGATE_NOT_WOKEN: { status: 503, message: 'The environment is asleep; this client does not wake it.' },
   WAKEGATE_BAD_CONFIG: { status: 500, message: 'The configuration is invalid.' },
   WAKEGATE_UNAUTHORIZED: { status: 401, message: 'Authentication required.' },

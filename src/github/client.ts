@@ -141,3 +141,21 @@ function retryable (err: HttpError, method: string): boolean {
 export function statusOf (err: unknown): number | undefined {
   return (err as HttpError)?.status
 }
+
+/**
+ * The API gave no answer: a rate limit beyond the wait, a 5xx, or no response at all
+ * (octokit reports network errors and timeouts as status 500). Asking later may succeed.
+ */
+export function unavailable (err: unknown): boolean {
+  if (err instanceof RateLimitedError) return true
+  const status = statusOf(err)
+  return status !== undefined && status >= 500
+}
+
+/** A decision needed the API and it was unavailable; nothing was changed, so it can be retried. */
+export class GithubUnavailableError extends Error {
+  constructor (what: string, cause: unknown) {
+    super(`GitHub unavailable for ${what}: ${(cause as Error)?.message ?? String(cause)}`, { cause })
+    this.name = 'GithubUnavailableError'
+  }
+}

@@ -2,12 +2,14 @@
 // warm-started when the app says so), a push redeploys, an edit updates the record, closing
 // destroys (forgotten after the tombstone period), and a PR that stops qualifying (label
 // removed, back to draft) loses its env. Webhooks and the known-PR lookup share `accept`.
+// Questions to the API (team membership, CI verdict) are all asked before anything changes,
+// so an unavailable API (GithubUnavailableError) leaves no trace and the event can be retried.
 import type { Logger } from 'pino'
 import type { EnvManager, PrInfo } from '../lifecycle/manager.js'
 import type { Env } from '../lifecycle/env.js'
 import type { AppConfig } from '../config/load.js'
 import type { AppPolicy } from './config.js'
-import type { GithubClient } from './client.js'
+import { GithubUnavailableError, unavailable, type GithubClient } from './client.js'
 import type { Feedback } from './feedback.js'
 import type { WaitCi, Held } from './wait-ci.js'
 import type { Teams } from './teams.js'
@@ -31,6 +33,11 @@ export interface EventsOptions {
   remember: (key: string, info: PrInfo | null) => void
 }
 
+/** What `decide` found out; `commit` carries it out without asking the API. */
+type Decision =
+  | { kind: 'ignore', outcome: Outcome }
+  | { kind: 'hold' | 'apply', app: AppConfig, pr: number, pull: PullLike, cause: string, ciFailed?: boolean }
+
 /** PR actions that make a PR known (when the policies admit it). */
 const ADMITTING = new Set(['opened', 'reopened', 'ready_for_review', 'labeled', 'synchronize'])
 const MAX_TIMER = 2 ** 31 - 1
@@ -45,16 +52,19 @@ export class GithubEvents {
   /** A `pull_request` webhook. */
   async pullRequest (payload: { action: string, number: number, pull_request: PullLike, repository: { full_name: string }, label?: { name: string } }): Promise<Outcome[]> {
     const { action, pull_request: pull, repository } = payload
-    const out: Outcome[] = []
+    const steps: Array<() => Outcome> = []
     for (const app of this.appsFor(repository.full_name)) {
       const pr = payload.number ?? pull.number
-      if (ADMITTING.has(action)) out.push(await this.accept(app, pr, pull, action))
-      else if (action === 'edited') out.push(this.edited(app, pr, pull))
-      else if (action === 'closed') out.push(this.closed(app, pr))
-      else if (action === 'unlabeled' || action === 'converted_to_draft') out.push(await this.recheck(app, pr, pull, action))
-      else out.push({ app: app.name, pr, action: 'ignored', reason: `action ${action}` })
+      if (ADMITTING.has(action)) {
+        const decision = await this.decide(app, pr, pull, action)
+        steps.push(() => this.commit(decision))
+      } else if (action === 'edited') steps.push(() => this.edited(app, pr, pull))
+      else if (action === 'closed') steps.push(() => this.closed(app, pr))
+      else if (action === 'unlabeled' || action === 'converted_to_draft') steps.push(() => this.recheck(app, pr, pull, action))
+      else steps.push(() => ({ app: app.name, pr, action: 'ignored', reason: `action ${action}` }))
     }
-    return out
+    // Every app's questions were answered: only now does anything change.
+    return steps.map(step => step())
   }
 
   /**
@@ -62,6 +72,11 @@ export class GithubEvents {
    * `api` (known-PR lookup on a first request) or `ci` (held SHA passed).
    */
   async accept (app: AppConfig, pr: number, pull: PullLike, cause: string): Promise<Outcome> {
+    return this.commit(await this.decide(app, pr, pull, cause))
+  }
+
+  /** The policies and the CI gate, asking the API where needed; changes nothing. */
+  private async decide (app: AppConfig, pr: number, pull: PullLike, cause: string): Promise<Decision> {
     const policy = this.o.policies.get(app.name)!
     const key = `${app.name}/${pr}`
     const facts = prFacts(pull)
@@ -69,28 +84,39 @@ export class GithubEvents {
     const verdict = admit(policy, facts)
     if (!verdict.ok) {
       this.o.log.info({ env: key, reason: verdict.reason, cause }, 'PR not admitted')
-      return { app: app.name, pr, action: 'ignored', reason: verdict.reason }
+      return { kind: 'ignore', outcome: { app: app.name, pr, action: 'ignored', reason: verdict.reason } }
     }
     const sha = pull.head.sha
-    const existing = this.live(key)
-    if (policy.waitForCi && existing?.sha !== sha) {
-      let ci: CiVerdict
-      try {
-        ci = await this.o.waitCi.verdict(app.repo!, sha)
-      } catch (err) {
-        this.o.log.warn({ err, env: key, sha }, 'CI lookup failed; waiting for a check event')
-        ci = 'pending'
-      }
-      if (ci !== 'success') {
-        this.o.waitCi.hold(key, { app: app.name, repo: app.repo!, pull, cause })
-        if (existing) this.o.manager.register(app.name, pr, { ...this.info(pull), sha: undefined })
-        this.o.feedback.note(app.name, pr, { waitingCi: { sha, failed: ci === 'failure' } })
-        return { app: app.name, pr, action: 'waiting-for-ci' }
-      }
+    if (policy.waitForCi && this.live(key)?.sha !== sha) {
+      const ci = await this.ciVerdict(app.repo!, key, sha)
+      if (ci !== 'success') return { kind: 'hold', app, pr, pull, cause, ciFailed: ci === 'failure' }
+    }
+    return { kind: 'apply', app, pr, pull, cause }
+  }
+
+  private async ciVerdict (repo: string, key: string, sha: string): Promise<CiVerdict> {
+    try {
+      return await this.o.waitCi.verdict(repo, sha)
+    } catch (err) {
+      if (unavailable(err)) throw new GithubUnavailableError(`the CI verdict on ${sha}`, err)
+      this.o.log.warn({ err, env: key, sha }, 'CI lookup refused; waiting for a check event')
+      return 'pending'
+    }
+  }
+
+  private commit (d: Decision): Outcome {
+    if (d.kind === 'ignore') return d.outcome
+    const { app, pr, pull } = d
+    const key = `${app.name}/${pr}`
+    if (d.kind === 'hold') {
+      this.o.waitCi.hold(key, { app: app.name, repo: app.repo!, pull, cause: d.cause })
+      if (this.live(key)) this.o.manager.register(app.name, pr, { ...this.info(pull), sha: undefined })
+      this.o.feedback.note(app.name, pr, { waitingCi: { sha: pull.head.sha, failed: d.ciFailed === true } })
+      return { app: app.name, pr, action: 'waiting-for-ci' }
     }
     this.o.waitCi.release(key)
     if (this.o.feedback.tracked(key)) this.o.feedback.note(app.name, pr, { waitingCi: undefined, removed: undefined })
-    return this.apply(app, pr, pull, cause)
+    return this.apply(app, pr, pull, d.cause)
   }
 
   private apply (app: AppConfig, pr: number, pull: PullLike, cause: string): Outcome {
@@ -158,7 +184,7 @@ export class GithubEvents {
   }
 
   /** unlabeled / converted_to_draft: an env the policies no longer admit is removed. */
-  private async recheck (app: AppConfig, pr: number, pull: PullLike, cause: string): Promise<Outcome> {
+  private recheck (app: AppConfig, pr: number, pull: PullLike, cause: string): Outcome {
     const key = `${app.name}/${pr}`
     const policy = this.o.policies.get(app.name)!
     const verdict = admit(policy, { ...prFacts(pull), teams: teamsOf(policy.allowAuthors) }) // teams were checked on admission

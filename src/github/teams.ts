@@ -1,8 +1,10 @@
 // Team entries of allowAuthors (org/team-slug): is the author an active member? Answers are
-// cached; a failed lookup counts as "not a member" (the policy fails closed).
+// cached. A refused lookup (no permission) counts as "not a member" (the policy fails
+// closed); an unavailable API decides nothing: GithubUnavailableError, so the webhook is
+// answered 503 and its redelivery is handled.
 import { LRUCache } from 'lru-cache'
 import type { Logger } from 'pino'
-import { statusOf, type GithubClient } from './client.js'
+import { GithubUnavailableError, statusOf, unavailable, type GithubClient } from './client.js'
 
 export class Teams {
   private readonly cache: LRUCache<string, { member: boolean }>
@@ -29,8 +31,9 @@ export class Teams {
       const res = await gh.rest.teams.getMembershipForUserInOrg({ org, team_slug: slug, username: login, request: { maxRetryWait: 5_000 } })
       member = res.data.state === 'active'
     } catch (err) {
+      if (unavailable(err)) throw new GithubUnavailableError(`the membership of ${login} in ${team}`, err)
       if (statusOf(err) !== 404) {
-        this.log.warn({ err, team, login }, 'team membership lookup failed')
+        this.log.warn({ err, team, login }, 'team membership lookup refused; counted as not a member')
         return false
       }
     }

@@ -3,7 +3,7 @@
 // comment says what it is waiting for meanwhile.
 import { LRUCache } from 'lru-cache'
 import type { Logger } from 'pino'
-import type { GithubClient } from './client.js'
+import { GithubUnavailableError, unavailable, type GithubClient } from './client.js'
 import { ciVerdict, type CiVerdict, type PullLike } from './policy.js'
 
 export interface Held {
@@ -43,7 +43,8 @@ export class WaitCi {
 
   /**
    * A check suite or status changed for `sha`: look again for every PR waiting on it.
-   * `done` gets each held PR with the verdict when it is no longer pending.
+   * `done` gets each held PR with the verdict when it is no longer pending. An unavailable
+   * API throws GithubUnavailableError (nothing changed), so the event can be redelivered.
    */
   async signal (repo: string, sha: string, done: (key: string, h: Held, verdict: CiVerdict) => Promise<void>): Promise<number> {
     const waiting = [...this.held].filter(([, h]) => h.repo.toLowerCase() === repo.toLowerCase() && h.pull.head.sha === sha)
@@ -52,7 +53,8 @@ export class WaitCi {
     try {
       verdict = await this.verdict(repo, sha)
     } catch (err) {
-      this.log.warn({ err, repo, sha }, 'CI lookup failed; still waiting')
+      if (unavailable(err)) throw new GithubUnavailableError(`the CI verdict on ${sha}`, err)
+      this.log.warn({ err, repo, sha }, 'CI lookup refused; still waiting')
       return 0
     }
     if (verdict === 'pending') return 0

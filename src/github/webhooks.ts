@@ -1,6 +1,7 @@
 // POST <webhookPath> on the public listener: HMAC check with @octokit/webhooks against the
 // raw body, delivery-id dedupe through the store, then dispatch. Bad or missing signature →
-// 401 and nothing changes; events wakegate does not use → 204; a redelivery → 200, no-op.
+// 401 and nothing changes; events wakegate does not use → 204; a redelivery → 200, no-op; a
+// decision the API could not answer → 503, nothing changes and the id is forgotten.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Webhooks } from '@octokit/webhooks'
 import type { Logger } from 'pino'
@@ -8,7 +9,7 @@ import type { Store } from '../stores/store.js'
 import { catalogue } from '../errors.js'
 import { normalizeHost } from '../routing/template.js'
 import type { GithubSettings } from './config.js'
-import type { GithubClient } from './client.js'
+import { GithubUnavailableError, type GithubClient } from './client.js'
 import type { GithubEvents, Outcome } from './events.js'
 
 export const HANDLED_EVENTS = ['pull_request', 'check_suite', 'status'] as const
@@ -16,7 +17,7 @@ const HANDLED = new Set<string>(HANDLED_EVENTS)
 /** GitHub caps payloads at 25 MB. */
 const BODY_LIMIT = 26 * 1024 * 1024
 
-export interface WebhookCounters { received: number, rejected: number, duplicates: number, ignored: number, handled: number, errors: number }
+export interface WebhookCounters { received: number, rejected: number, duplicates: number, ignored: number, handled: number, deferred: number, errors: number }
 
 export interface WebhookOptions {
   settings: GithubSettings
@@ -27,7 +28,7 @@ export interface WebhookOptions {
 }
 
 export class WebhookReceiver {
-  readonly counters: WebhookCounters = { received: 0, rejected: 0, duplicates: 0, ignored: 0, handled: 0, errors: 0 }
+  readonly counters: WebhookCounters = { received: 0, rejected: 0, duplicates: 0, ignored: 0, handled: 0, deferred: 0, errors: 0 }
   private readonly webhooks: Webhooks
 
   constructor (private readonly o: WebhookOptions) {
@@ -79,6 +80,13 @@ export class WebhookReceiver {
       this.counters.handled++
       return reply.send({ delivery: id, event: name, action: payload?.action, results })
     } catch (err) {
+      if (err instanceof GithubUnavailableError) {
+        // Not decided: the id must not count as handled, or GitHub's redelivery would be dropped.
+        this.counters.deferred++
+        if (id) await this.o.store.forgetDelivery(`github:${id}`)
+        this.o.log.warn({ err, delivery: id, event: name }, 'webhook not decided (GitHub unavailable); nothing changed, a redelivery is handled')
+        return reply.code(503).header('cache-control', 'no-store').send({ error: 'WAKEGATE_GITHUB_UNAVAILABLE', message: catalogue.WAKEGATE_GITHUB_UNAVAILABLE.message, detail: err.message })
+      }
       this.counters.errors++
       this.o.log.error({ err, delivery: id, event: name }, 'webhook handling failed')
       return reply.code(500).send({ error: 'webhook handling failed' })

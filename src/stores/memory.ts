@@ -58,6 +58,8 @@ export class MemoryStore implements Store {
     return true
   }
 
+  async forgetDelivery (id: string) { this.deliveries.delete(id) }
+
   healthy () { return true }
   async close () { this.listeners.clear() }
 }

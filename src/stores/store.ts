@@ -55,6 +55,8 @@ export interface Store {
   subscribe (fn: (event: StoreEvent) => void): () => void
   /** True the first time a delivery id is seen (within the ttl), false after. */
   firstDelivery (id: string, ttl: number): Promise<boolean>
+  /** Forget a delivery id (it could not be handled), so a redelivery counts as first. */
+  forgetDelivery (id: string): Promise<void>
   /** Whether the store can be reached right now (health, metrics). */
   healthy (): boolean
   close (): Promise<void>
