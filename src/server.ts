@@ -6,7 +6,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino'
 import type { ResolvedConfig } from './config/load.js'
 import type { Backend } from './backends/backend.js'
-import { createBackend } from './backends/index.js'
+import { createBackends } from './backends/index.js'
 import type { Store } from './stores/store.js'
 import { MemoryStore } from './stores/memory.js'
 import { EnvManager } from './lifecycle/manager.js'
@@ -52,7 +52,7 @@ export async function createWakegate (config: ResolvedConfig, opts: WakegateOpti
   const log = opts.log ?? createLogger(config.log.level)
   const store = opts.store ?? new MemoryStore()
   const backends = opts.backends ?? new Map<string, Backend>()
-  for (const app of config.apps) if (!backends.has(app.name)) backends.set(app.name, await createBackend(app, log))
+  for (const [name, b] of await createBackends(config.apps.filter(a => !backends.has(a.name)), log)) backends.set(name, b)
   const manager = new EnvManager({ config, backends, store, log, reapInterval: opts.reapInterval })
   // Tasks left running by a previous gateway are adopted before the first request.
   const reconciler = new Reconciler(manager, log.child({ component: 'reconcile' }))

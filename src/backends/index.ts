@@ -1,14 +1,38 @@
-// Builds the backend an app's config asks for.
+// Builds the backends the apps' configs ask for: one per local app; one per ECS cluster,
+// shared by every app on it, so status rounds and reconcile listings are per cluster.
 import type { Logger } from 'pino'
 import type { AppConfig } from '../config/load.js'
 import type { Backend } from './backend.js'
 import { LocalBackend } from './local.js'
+import type { EcsApp } from './ecs.js'
 
-export async function createBackend (app: AppConfig, log: Logger): Promise<Backend> {
-  const b = app.backend
-  if (b.kind === 'local') {
-    return new LocalBackend({ app: app.name, command: b.command, cwd: b.cwd ?? process.cwd(), stopGrace: b.stopGrace, logDir: b.logDir })
+/** Backends by app name; apps on one ECS cluster get the same instance. */
+export async function createBackends (apps: AppConfig[], log: Logger): Promise<Map<string, Backend>> {
+  const out = new Map<string, Backend>()
+  const clusters = new Map<string, EcsApp[]>()
+  let clusterKey: ((cfg: EcsApp['config']) => string) | undefined
+  for (const app of apps) {
+    const b = app.backend
+    if (b.kind === 'local') {
+      out.set(app.name, new LocalBackend({ app: app.name, command: b.command, cwd: b.cwd ?? process.cwd(), stopGrace: b.stopGrace, logDir: b.logDir }))
+      continue
+    }
+    // Loaded only when an app uses ECS, so local-only gateways never load the AWS SDK.
+    clusterKey ??= (await import('./ecs.js')).clusterKey
+    const key = clusterKey(b)
+    clusters.set(key, [...(clusters.get(key) ?? []), { app: app.name, port: app.port, config: b }])
   }
-  const { EcsBackend } = await import('./ecs.js')
-  return new EcsBackend({ app: app.name, port: app.port, config: b, log: log.child({ backend: 'ecs', app: app.name }) })
+  if (clusters.size) {
+    const { EcsBackend } = await import('./ecs.js')
+    for (const group of clusters.values()) {
+      const backend = new EcsBackend({ apps: group, log: log.child({ backend: 'ecs', cluster: group[0].config.cluster }) })
+      for (const a of group) out.set(a.app, backend)
+    }
+  }
+  return out
+}
+
+/** The backend of one app on its own (nothing shared with other apps). */
+export async function createBackend (app: AppConfig, log: Logger): Promise<Backend> {
+  return (await createBackends([app], log)).get(app.name)!
 }

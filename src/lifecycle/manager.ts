@@ -9,7 +9,7 @@ import { Upstream, upstreamOptions, type UpstreamOptions } from '../proxy/upstre
 import { WakegateError } from '../errors.js'
 import { transition, type LifecycleEvent, type Effect } from './machine.js'
 import { Env, appRuntime, envRecord, wakeWaiters, type AppRuntime, type EnvEvent } from './env.js'
-import { StatusPoller } from './poller.js'
+import { pollersFor, type StatusPoller } from './poller.js'
 import { launchTask, type LaunchKind, type LaunchOutcome } from './launch.js'
 import { drainGeneration } from './drain.js'
 
@@ -30,7 +30,7 @@ export class EnvManager extends EventEmitter {
   /** Envs with a task (waking/running/stopping): the reaper walks only these. */
   readonly active = new Set<Env>()
   readonly backends: Map<string, Backend>
-  private readonly pollers = new Map<string, StatusPoller>()
+  private readonly pollers: Map<string, StatusPoller>
   private readonly store: Store
   private readonly log: Logger
   /** Pool settings of every Upstream this process creates. */
@@ -47,13 +47,10 @@ export class EnvManager extends EventEmitter {
     this.backends = opts.backends
     this.store = opts.store
     this.log = opts.log
+    this.pollers = pollersFor(opts.config.apps, opts.backends)
     this.upstreamOptions = upstreamOptions(opts.config.proxy)
     for (const app of opts.config.apps) {
       this.apps.set(app.name, appRuntime(app, opts.config.public))
-      const backend = opts.backends.get(app.name)
-      if (!backend) throw new Error(`no backend for app ${app.name}`)
-      const interval = app.backend.kind === 'ecs' ? app.backend.pollInterval : 0
-      this.pollers.set(app.name, new StatusPoller(backend, interval))
       for (const pr of app.prs) this.register(app.name, pr.number, { branch: pr.branch, sha: pr.sha, title: pr.title, source: 'config' })
     }
     const every = opts.reapInterval ?? Math.max(50, Math.min(5_000, Math.min(...opts.config.apps.map(a => a.idleTimeout)) / 4))

@@ -1,6 +1,8 @@
 // Batches status requests from every waking env into one backend.describe() per round, so
-// N envs waking at once cost ⌈N/100⌉ DescribeTasks calls on ECS, not N.
+// N envs waking at once cost ⌈N/100⌉ DescribeTasks calls on ECS, not N. Apps sharing a
+// backend (all apps on one ECS cluster) share its poller, so their rounds are one too.
 import type { Backend, TaskRef, TaskStatus } from '../backends/backend.js'
+import type { AppConfig } from '../config/load.js'
 
 interface Pending { ref: TaskRef, resolve: (s: TaskStatus) => void, reject: (e: unknown) => void }
 
@@ -41,4 +43,17 @@ export class StatusPoller {
     this.queue = []
     for (const p of batch) p.reject(new Error('poller closed'))
   }
+}
+
+/** Each app's poller: one per backend instance, every pollInterval (the shortest of its apps; 0 for local). */
+export function pollersFor (apps: AppConfig[], backends: Map<string, Backend>): Map<string, StatusPoller> {
+  const interval = new Map<Backend, number>()
+  for (const app of apps) {
+    const backend = backends.get(app.name)
+    if (!backend) throw new Error(`no backend for app ${app.name}`)
+    const every = app.backend.kind === 'ecs' ? app.backend.pollInterval : 0
+    interval.set(backend, Math.min(every, interval.get(backend) ?? Infinity))
+  }
+  const pollers = new Map([...interval].map(([backend, every]) => [backend, new StatusPoller(backend, every)]))
+  return new Map(apps.map(app => [app.name, pollers.get(backends.get(app.name)!)!]))
 }

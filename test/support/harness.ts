@@ -65,12 +65,16 @@ export interface Harness {
 }
 
 export async function startGateway (config: ResolvedConfig, opts: WakegateOptions = {}): Promise<Harness> {
-  const { createBackend } = await import('../../src/backends/index.js')
+  const { createBackends } = await import('../../src/backends/index.js')
   const log = pino({ level: config.log.level })
   const backends = new Map<string, CountingBackend>()
+  const built = await createBackends(config.apps.filter(a => !opts.backends?.has(a.name)), log)
+  // One counter per backend instance: apps on one ECS cluster share theirs.
+  const counting = new Map<Backend, CountingBackend>()
   for (const app of config.apps) {
-    const inner = opts.backends?.get(app.name) ?? await createBackend(app, log)
-    backends.set(app.name, new CountingBackend(inner))
+    const inner = opts.backends?.get(app.name) ?? built.get(app.name)!
+    if (!counting.has(inner)) counting.set(inner, new CountingBackend(inner))
+    backends.set(app.name, counting.get(inner)!)
   }
   const wg = await createWakegate(config, { log, ...opts, backends: new Map(backends) })
   await wg.listen()
