@@ -9,6 +9,7 @@ export interface ErrorSpec {
 export const catalogue = {
   WAKEGATE_UNKNOWN_HOST: { status: 404, message: 'No review environment is served at this address.' },
   WAKEGATE_UNKNOWN_PR: { status: 404, message: 'This pull request has no review environment.' },
+  WAKEGATE_UNKNOWN_APP: { status: 404, message: 'No app of this name is configured.' },
   WAKEGATE_BAD_HOST: { status: 400, message: 'The Host header is missing or malformed.' },
   WAKEGATE_WAKE_TIMEOUT: { status: 504, message: 'The environment did not become ready in time.' },
   WAKEGATE_HOLD_TIMEOUT: { status: 503, message: 'The environment is still starting; retry shortly.' },
@@ -27,31 +28,55 @@ export const catalogue = {
   WAKEGATE_SHUTTING_DOWN: { status: 503, message: 'The gateway is restarting; retry shortly.' },
   WAKEGATE_PR_LOOKUP_FAILED: { status: 503, message: 'Could not confirm that this pull request is open; retry shortly.' },
   WAKEGATE_GITHUB_UNAVAILABLE: { status: 503, message: 'GitHub could not be asked what this delivery needs; nothing changed and it was not recorded, so a redelivery is handled.' },
-  WAKEGATE_NOT_WOKEN: { status: 503, message: 'The environment is asleep; this client does not wake it.' },
-  WAKEGATE_BAD_CONFIG: { status: 500, message: 'The configuration is invalid.' },
   WAKEGATE_UNAUTHORIZED: { status: 401, message: 'Authentication required.' },
-  WAKEGATE_BAD_SIGNATURE: { status: 401, message: 'The webhook signature does not match.' }
+  WAKEGATE_BAD_SIGNATURE: { status: 401, message: 'The webhook signature does not match.' },
+  WAKEGATE_BAD_PAYLOAD: { status: 400, message: 'The webhook payload is not JSON.' },
+  WAKEGATE_INTERNAL: { status: 500, message: 'The gateway failed while handling this request; its log says why.' }
 } as const satisfies Record<string, ErrorSpec>
 
 export type ErrorCode = keyof typeof catalogue
 
+/** An error as it travels (IPC between processes) and is rendered: the code and its particulars. */
+export interface ErrorInfo {
+  code: ErrorCode
+  /** Detail from the backend or upstream (AWS message, exit code, last log lines). */
+  detail?: string
+  /** For WAKEGATE_ENV_FAILED: the code of the failure that put the env in its backoff. */
+  cause?: ErrorCode
+  /** Seconds until a retry may succeed (Retry-After), when known. */
+  retryAfter?: number
+}
+
 export class WakegateError extends Error {
   readonly code: ErrorCode
   readonly status: number
-  /** Detail from the backend or upstream (AWS message, exit code, last log lines). */
   readonly detail: string | undefined
+  readonly causeCode: ErrorCode | undefined
+  readonly retryAfter: number | undefined
 
-  constructor (code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
+  constructor (code: ErrorCode, detail?: string, options?: { cause?: unknown, causeCode?: ErrorCode, retryAfter?: number }) {
     super(detail ? `${catalogue[code].message} ${detail}` : catalogue[code].message, options)
     this.name = 'WakegateError'
     this.code = code
     this.status = catalogue[code].status
     this.detail = detail
+    this.causeCode = options?.causeCode
+    this.retryAfter = options?.retryAfter
+  }
+
+  static from (info: ErrorInfo): WakegateError {
+    return new WakegateError(info.code, info.detail, { causeCode: info.cause, retryAfter: info.retryAfter })
+  }
+
+  info (): ErrorInfo {
+    return { code: this.code, detail: this.detail, cause: this.causeCode, retryAfter: this.retryAfter }
   }
 }
 
-export function isWakegateError (err: unknown): err is WakegateError {
-  return err instanceof WakegateError
+/** Any thrown value as an ErrorInfo; what is not a WakegateError becomes `fallback`. */
+export function errorInfo (err: unknown, fallback: ErrorCode = 'WAKEGATE_BACKEND_FAILED'): ErrorInfo {
+  if (err instanceof WakegateError) return err.info()
+  return { code: fallback, detail: (err as Error | undefined)?.message }
 }
 
 /** Raised by config loading; `path` is the JSON pointer-ish field path (e.g. `apps[0].host`). */

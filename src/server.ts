@@ -13,8 +13,7 @@ import { EnvManager } from './lifecycle/manager.js'
 import { Reconciler } from './lifecycle/reconcile.js'
 import type { Env } from './lifecycle/env.js'
 import { Gateway } from './proxy/gateway.js'
-import { messagePage } from './proxy/pages.js'
-import { catalogue } from './errors.js'
+import { replyError } from './proxy/error-response.js'
 import { createAdmin } from './admin/server.js'
 import { createMetrics } from './admin/metrics.js'
 import { createLogger } from './log.js'
@@ -80,13 +79,7 @@ export async function createWakegate (config: ResolvedConfig, opts: WakegateOpti
     }
   })
   publicApp.setNotFoundHandler((req, reply) => {
-    const spec = catalogue.WAKEGATE_UNKNOWN_HOST
-    reply.code(404).header('cache-control', 'no-store').header('x-wakegate-error', 'WAKEGATE_UNKNOWN_HOST')
-    if ((req.headers.accept ?? '').includes('text/html')) {
-      reply.type('text/html; charset=utf-8').send(messagePage('Not found', spec.message, `Host: ${String(req.headers.host ?? '').slice(0, 200)}`))
-    } else {
-      reply.send({ error: 'WAKEGATE_UNKNOWN_HOST', message: spec.message })
-    }
+    replyError(reply, { code: 'WAKEGATE_UNKNOWN_HOST', detail: `Host: ${String(req.headers.host ?? '').slice(0, 200)}` }, req.headers.accept)
   })
   publicApp.get('/__wakegate/healthz', async () => ({ ok: !gateway.shuttingDown }))
 

@@ -10,8 +10,9 @@ t.test('a task that never becomes healthy fails after the start timeout with the
   const env = h.wg.manager.envs.get('example/1')!
 
   const held = await h.get('pr-1.review.test', '/info')
-  t.equal(held.status, 502, 'a held API request gets the failure')
-  t.match(held.body, /health check did not pass before the start timeout/)
+  t.equal(held.status, 504, 'a held API request gets the failure as a start timeout')
+  t.equal(JSON.parse(held.body).error, 'WAKEGATE_WAKE_TIMEOUT')
+  t.match(held.body, /health check \(GET http:\/\/127\.0\.0\.1:\d+\/healthz with Host pr-1\.review\.test\) did not pass before the start timeout/)
   t.equal(env.state, 'failed')
   t.match(env.m.reason, /answered 503/, 'the last probe result is part of the reason')
 

@@ -38,7 +38,7 @@ t.test('wake while stopping starts again once stopped', async t => {
 })
 
 t.test('failure keeps the reason and refuses wakes inside the backoff', async t => {
-  let r = run(initialState(), { type: 'wake', cause: 'x' }, { type: 'wake-failed', reason: 'exit 3' })
+  let r = run(initialState(), { type: 'wake', cause: 'x' }, { type: 'wake-failed', code: 'WAKEGATE_TASK_EXITED', reason: 'exit 3' })
   t.equal(r.s.state, 'failed')
   t.equal(r.s.reason, 'exit 3')
   t.same(r.effects, ['start-task', 'stop-task', 'fail-waiters'])
@@ -101,8 +101,32 @@ t.test('adopt makes an asleep env running without a start', async t => {
 })
 
 t.test('clear-backoff lets a failed env wake at once', async t => {
-  const failed = run(initialState(), { type: 'wake', cause: 'x' }, { type: 'wake-failed', reason: 'boom' }).s
+  const failed = run(initialState(), { type: 'wake', cause: 'x' }, { type: 'wake-failed', code: 'WAKEGATE_BACKEND_FAILED', reason: 'boom' }).s
   t.notOk(transition(failed, { type: 'wake', cause: 'x' }, 1001, 100_000).changed)
   const cleared = transition(failed, { type: 'clear-backoff' }, 1001, 100_000).next
   t.equal(transition(cleared, { type: 'wake', cause: 'x' }, 1001, 100_000).next.state, 'waking')
+})
+
+t.test('waiters are failed with the code of what happened; the failed state keeps it until the next start', async t => {
+  const waking = run(initialState(), { type: 'wake', cause: 'x' }).s
+  const table: Array<[string, LifecycleEvent, string, string]> = [
+    ['start timeout', { type: 'wake-failed', code: 'WAKEGATE_WAKE_TIMEOUT', reason: 'health check …' }, 'WAKEGATE_WAKE_TIMEOUT', 'health check …'],
+    ['task exited', { type: 'wake-failed', code: 'WAKEGATE_TASK_EXITED', reason: 'exit 3' }, 'WAKEGATE_TASK_EXITED', 'exit 3'],
+    ['backend refused', { type: 'wake-failed', code: 'WAKEGATE_BACKEND_FAILED', reason: 'RESOURCE:MEMORY' }, 'WAKEGATE_BACKEND_FAILED', 'RESOURCE:MEMORY'],
+    ['put to sleep while waking', { type: 'sleep', cause: 'admin' }, 'WAKEGATE_TASK_EXITED', 'put to sleep while starting: admin'],
+    ['destroyed while waking', { type: 'destroy' }, 'WAKEGATE_ENV_DESTROYED', '']
+  ]
+  for (const [what, ev, code, reason] of table) {
+    const r = transition(waking, ev, 1000, 100)
+    const fail = r.effects.find(e => e.type === 'fail-waiters')
+    t.same(fail, { type: 'fail-waiters', code, reason }, what)
+  }
+  const failed = transition(waking, table[0][1], 1000, 100).next
+  t.equal(failed.state, 'failed')
+  t.equal(failed.code, 'WAKEGATE_WAKE_TIMEOUT', 'the failed record keeps the code')
+  t.equal(transition(failed, { type: 'clear-backoff' }, 1001, 100).next.code, 'WAKEGATE_WAKE_TIMEOUT', 'kept through clear-backoff')
+  const again = transition(failed, { type: 'wake', cause: 'x' }, 1100, 100).next
+  t.equal(again.state, 'waking')
+  t.equal(again.code, '', 'cleared by the next start')
+  t.equal(initialState().code, '')
 })

@@ -9,6 +9,7 @@ import type { Env } from '../lifecycle/env.js'
 import type { Store } from '../stores/store.js'
 import { parsePr } from '../routing/template.js'
 import { registerDashboard } from './dashboard.js'
+import { replyError } from '../proxy/error-response.js'
 
 export interface AdminDeps {
   manager: EnvManager
@@ -42,6 +43,7 @@ export function envView (env: Env) {
       ...[...env.draining].map(d => ({ generation: d.generation, role: 'draining', task: d.task?.id, upstream: d.upstream.origin, inflight: d.upstream.inflight, streams: d.upstream.streams, since: new Date(d.since).toISOString() }))
     ],
     reason: env.m.reason || undefined,
+    code: env.m.code || undefined,
     lastSeen: new Date(env.lastSeen).toISOString(),
     readyAt: env.readyAt ? new Date(env.readyAt).toISOString() : undefined,
     lastWakeMs: env.lastWakeMs || undefined,
@@ -68,7 +70,7 @@ export function createAdmin (deps: AdminDeps): FastifyInstance {
     // The dashboard page holds no data; it asks for the token and sends it with every call.
     if (!deps.token || req.url === '/healthz' || req.url === '/readyz' || req.url === '/') return
     if (!tokenMatches(req.headers.authorization, deps.token)) {
-      reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'WAKEGATE_UNAUTHORIZED', message: 'Authentication required.' })
+      replyError(reply, { code: 'WAKEGATE_UNAUTHORIZED' }, undefined, { 'www-authenticate': 'Bearer' })
     }
   })
 
@@ -90,7 +92,7 @@ export function createAdmin (deps: AdminDeps): FastifyInstance {
   const findEnv = (req: FastifyRequest<{ Params: { app: string, pr: string } }>, reply: FastifyReply): Env | undefined => {
     const pr = parsePr(req.params.pr)
     const env = pr ? manager.envs.get(`${req.params.app}/${pr}`) : undefined
-    if (!env) reply.code(404).send({ error: 'WAKEGATE_UNKNOWN_PR', message: 'No such env.' })
+    if (!env) replyError(reply, { code: 'WAKEGATE_UNKNOWN_PR', detail: `no env ${req.params.app}/${req.params.pr}` })
     return env
   }
 
@@ -116,7 +118,7 @@ export function createAdmin (deps: AdminDeps): FastifyInstance {
     }
   }, async (req, reply) => {
     const { app: name, pr, branch, sha, title } = req.body
-    if (!manager.apps.has(name)) return reply.code(404).send({ error: 'WAKEGATE_UNKNOWN_APP', message: `No app named ${name}.` })
+    if (!manager.apps.has(name)) return replyError(reply, { code: 'WAKEGATE_UNKNOWN_APP', detail: `no app named ${name}` })
     const env = manager.register(name, pr, { branch, sha, title, source: 'admin' })
     reply.code(201)
     return envView(env)

@@ -42,6 +42,11 @@ export interface Backend {
   list (): Promise<TaskRef[]>
   /** Called on gateway shutdown: local stops its processes, ECS leaves tasks for the next gateway. */
   close (): Promise<void>
+  /**
+   * For a task that never became ready: what it was given (its PORT) and its recent output,
+   * in plain words, when the backend can tell. Part of the start-timeout reason.
+   */
+  diagnose? (ref: TaskRef): Promise<string | undefined>
 }
 
 export class BackendError extends Error {

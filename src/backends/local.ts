@@ -55,8 +55,8 @@ export function freePort (): Promise<number> {
   })
 }
 
-/** Last `max` bytes of a file, trimmed to whole lines. */
-export function tailFile (file: string, maxLines = 10, maxBytes = 4096): string {
+/** The last `maxBytes` of a file as text ('' when it cannot be read). */
+function readTail (file: string, maxBytes: number): string {
   let fd: number | undefined
   try {
     fd = openSync(file, 'r')
@@ -64,13 +64,40 @@ export function tailFile (file: string, maxLines = 10, maxBytes = 4096): string 
     const len = Math.min(size, maxBytes)
     const buf = Buffer.alloc(len)
     readSync(fd, buf, 0, len, size - len)
-    const lines = buf.toString('utf8').split('\n').filter(l => l.trim() !== '')
-    return lines.slice(-maxLines).join('\n')
+    const text = buf.toString('utf8')
+    // Read from the middle of the file: the first line is cut, drop it.
+    return len < size ? text.slice(text.indexOf('\n') + 1) : text
   } catch {
     return ''
   } finally {
     if (fd !== undefined) closeSync(fd)
   }
+}
+
+// Lines that say what went wrong, in the forms runtimes print them: "Error: …", "TypeError: …",
+// "Error [ERR_X]: …", "java.lang.IllegalStateException: …", Go's "panic:" and "fatal error:",
+// git-style "fatal:", Rust's "panicked at", npm's "ERR!". Checked first, since they carry the message.
+const ERROR_LINE = /\b[\w$.]*(?:Error|Exception)(?: \[[\w-]+\])?: |^\s*(?:panic|fatal(?: error)?|FATAL|ERROR|CRITICAL):|\bpanicked at\b|^npm ERR!/
+// Then lines that only announce an error (Python's traceback header, log levels, signals).
+const ERROR_HINT = /^Traceback \(most recent call last\)|\b(?:ERROR|FATAL|CRITICAL|Exception)\b|Segmentation fault|\bUnhandled\b/
+// eslint-disable-next-line no-control-regex
+const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]/g
+const MAX_LINE = 400
+
+/**
+ * A task's output as a failure reason: the first line that names an error (a stack trace's
+ * `Error: Cannot find module 'pg'` is far above its last lines) and then the last `tail`
+ * lines, each clipped, so the reason stays small whatever the app printed.
+ */
+export function failureOutput (file: string, tail = 10): string {
+  const lines = readTail(file, 256 * 1024).replace(ANSI, '').split('\n').map(l => l.trimEnd()).filter(l => l.trim() !== '')
+  const clip = (l: string) => l.length > MAX_LINE ? `${l.slice(0, MAX_LINE)} …` : l
+  const from = Math.max(0, lines.length - tail)
+  let at = lines.findIndex(l => ERROR_LINE.test(l))
+  if (at < 0) at = lines.findIndex(l => ERROR_HINT.test(l))
+  const out = lines.slice(from).map(clip)
+  if (at >= 0 && at < from) out.unshift(clip(lines[at]), ...(at < from - 1 ? ['…'] : []))
+  return out.join('\n')
 }
 
 export class LocalBackend implements Backend {
@@ -141,8 +168,15 @@ export class LocalBackend implements Backend {
     const how = t.spawnError
       ? `could not start: ${t.spawnError}`
       : t.signal ? `process killed by ${t.signal}` : `process exited with code ${t.exitCode}`
-    const tail = tailFile(t.logFile)
-    return tail ? `${how}; last output:\n${tail}` : how
+    const out = failureOutput(t.logFile)
+    return out ? `${how}; output:\n${out}` : `${how}; it printed nothing`
+  }
+
+  async diagnose (ref: TaskRef): Promise<string | undefined> {
+    const t = this.tasks.get(ref.id)
+    if (!t) return undefined
+    const out = failureOutput(t.logFile)
+    return `The app was given PORT=${t.port} and HOST=127.0.0.1 and must listen there; ${out ? `its output:\n${out}` : 'it printed nothing.'}`
   }
 
   async stop (ref: TaskRef, _reason: string): Promise<void> {

@@ -21,7 +21,7 @@ import type { Upstream } from '../proxy/upstream.js'
 import type { GatewayCounters } from '../proxy/gateway.js'
 import { MemoryStore } from '../stores/memory.js'
 import type { Store } from '../stores/store.js'
-import { WakegateError, type ErrorCode } from '../errors.js'
+import { errorInfo } from '../errors.js'
 import { snapshot, type ActivityEntry, type ToPrimary, type ToWorker } from './protocol.js'
 
 export interface ClusterOptions extends WakegateOptions {
@@ -94,6 +94,8 @@ class Hub {
   readonly workers = new Map<number, WorkerState>()
   private seq = 0
   private readonly dirtyKeys = new Set<string>()
+  /** Env events waiting for the next flush: they go out after the snapshots they describe. */
+  private readonly events: EnvEvent[] = []
   private flushing = false
   /** Route generation last pushed per env, to notice switches. */
   private readonly pushedGen = new Map<string, number | null>()
@@ -111,7 +113,7 @@ class Hub {
     const u = new URL(wg.url)
     this.fallback = { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) }
     this.manager.on('event', (e: EnvEvent) => {
-      this.broadcast({ t: 'event', e })
+      this.events.push(e)
       this.dirty(e.key)
     })
     this.manager.on('switched', (env: Env) => this.dirty(env.key))
@@ -168,6 +170,9 @@ class Hub {
       this.broadcast({ t: 'env', seq, s })
     }
     this.dirtyKeys.clear()
+    // After the snapshots: a worker that tells a waking page `failed` (or `ready`) already
+    // mirrors the env's reason (or route).
+    for (const e of this.events.splice(0)) this.broadcast({ t: 'event', e })
     for (const key of switched) this.recompute(key)
   }
 
@@ -195,16 +200,16 @@ class Hub {
         break
       case 'wake': {
         const env = m.envs.get(`${msg.app}/${msg.pr}`) ?? m.lookup(msg.app, msg.pr)
-        if (env === undefined) { this.send(w, { t: 'reply', id: msg.id, ok: false, code: 'WAKEGATE_UNKNOWN_PR' }); break }
+        if (env === undefined) { this.send(w, { t: 'reply', id: msg.id, ok: false, error: { code: 'WAKEGATE_UNKNOWN_PR' } }); break }
         m.wake(env, msg.cause, msg.byRequest).then(
           () => this.send(w, { t: 'reply', id: msg.id, ok: true, env: snapshot(env) }),
-          err => this.send(w, { t: 'reply', id: msg.id, ok: false, ...errorOf(err) }))
+          err => this.send(w, { t: 'reply', id: msg.id, ok: false, error: errorInfo(err) }))
         break
       }
       case 'resolve':
         m.resolveUnknown(msg.app, msg.pr).then(
           env => this.send(w, { t: 'reply', id: msg.id, ok: true, env: env ? snapshot(env) : null }),
-          err => this.send(w, { t: 'reply', id: msg.id, ok: false, ...errorOf(err, 'WAKEGATE_PR_LOOKUP_FAILED') }))
+          err => this.send(w, { t: 'reply', id: msg.id, ok: false, error: errorInfo(err, 'WAKEGATE_PR_LOOKUP_FAILED') }))
         break
       case 'task-lost': {
         const env = m.envs.get(msg.key)
@@ -332,9 +337,4 @@ class Hub {
     await Promise.all(exited)
     await this.wg.close()
   }
-}
-
-function errorOf (err: unknown, fallback: ErrorCode = 'WAKEGATE_BACKEND_FAILED'): { code: ErrorCode, detail?: string } {
-  if (err instanceof WakegateError) return { code: err.code, detail: err.detail }
-  return { code: fallback, detail: (err as Error)?.message }
 }

@@ -6,9 +6,9 @@
 // control actions go to the primary; workers report activity (in-flight requests, open
 // streams, last seen, per generation) so idle stops and drains see the whole gateway.
 import type { ResolvedConfig } from '../config/load.js'
-import type { Env, EnvEvent } from '../lifecycle/env.js'
+import type { ColdBy, Env, EnvEvent } from '../lifecycle/env.js'
 import type { MachineState, WakePhase } from '../lifecycle/machine.js'
-import type { ErrorCode } from '../errors.js'
+import type { ErrorInfo } from '../errors.js'
 import type { EnvRecord } from '../stores/store.js'
 import type { GatewayCounters } from '../proxy/gateway.js'
 
@@ -25,8 +25,8 @@ export interface EnvSnapshot extends Pick<EnvRecord, 'key' | 'app' | 'pr' | 'bra
   readyAt: number
   /** Where new requests go, or null unless running. */
   route: RouteInfo | null
-  /** The next response is the first after a wake a request asked for. */
-  coldPending: boolean
+  /** The next response (a document's, for 'navigation') is the first after a wake a request asked for. */
+  coldPending: ColdBy
 }
 
 export function snapshot (env: Env): EnvSnapshot {
@@ -60,13 +60,14 @@ export type ToWorker =
   | { t: 'event', e: EnvEvent }
   | { t: 'drain-timeout', key: string, generation: number }
   | { t: 'reply', id: number, ok: true, env: EnvSnapshot | null }
-  | { t: 'reply', id: number, ok: false, code: ErrorCode, detail?: string }
+  /** The error keeps its code (and cause, Retry-After) across the process boundary. */
+  | { t: 'reply', id: number, ok: false, error: ErrorInfo }
   | { t: 'shutdown' }
 
 export type ToPrimary =
   | { t: 'hello' }
   | { t: 'ready', port: number, address: string }
-  | { t: 'wake', id: number, app: string, pr: number, cause: string, byRequest: boolean }
+  | { t: 'wake', id: number, app: string, pr: number, cause: string, byRequest: boolean | 'navigation' }
   | { t: 'resolve', id: number, app: string, pr: number }
   | { t: 'task-lost', key: string, generation: number, reason: string }
   | { t: 'check-task', key: string, generation: number }

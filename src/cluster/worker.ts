@@ -92,7 +92,7 @@ export class WorkerManager extends EnvManager {
     env.readyAt = s.readyAt
     // One cold-start header per wake across workers: not again once this worker sent it,
     // and not once the primary says another did.
-    env.coldPending = s.coldPending && env.coldServedFor !== s.readyAt
+    env.coldPending = env.coldServedFor !== s.readyAt ? s.coldPending : false
     const cur = env.route
     const next = s.route
     if (next === null) {
@@ -128,7 +128,7 @@ export class WorkerManager extends EnvManager {
     for (const d of env.draining) if (d.generation === generation) this.emit('drain-timeout', env, d.upstream)
   }
 
-  override wake (env: Env, cause: string, byRequest = false): Promise<Upstream> {
+  override wake (env: Env, cause: string, byRequest: boolean | 'navigation' = false): Promise<Upstream> {
     if (env.route && env.state === 'running') return Promise.resolve(env.route)
     if (this.stopped) return Promise.reject(new WakegateError('WAKEGATE_SHUTTING_DOWN'))
     if (env.state === 'destroyed') return Promise.reject(new WakegateError('WAKEGATE_ENV_DESTROYED'))
@@ -137,7 +137,7 @@ export class WorkerManager extends EnvManager {
     env.wake = w
     this.request({ t: 'wake', app: env.app.config.name, pr: env.pr, cause, byRequest }).then(r => {
       if (env.wake === w) env.wake = null
-      if (!r.ok) { w.reject(new WakegateError(r.code, r.detail)); return }
+      if (!r.ok) { w.reject(WakegateError.from(r.error)); return }
       if (r.env) this.applySnapshot(r.env)
       if (env.route) w.resolve(env.route)
       else w.reject(new WakegateError('WAKEGATE_BACKEND_FAILED', `env is ${env.state}`))
@@ -149,7 +149,7 @@ export class WorkerManager extends EnvManager {
     const known = this.envs.get(`${app}/${pr}`)
     if (known) return Promise.resolve(known)
     return this.request({ t: 'resolve', app, pr }).then(r => {
-      if (!r.ok) throw new WakegateError(r.code, r.detail)
+      if (!r.ok) throw WakegateError.from(r.error)
       return r.env ? this.applySnapshot(r.env) : undefined
     })
   }

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Webhooks } from '@octokit/webhooks'
 import type { Logger } from 'pino'
 import type { Store } from '../stores/store.js'
-import { catalogue } from '../errors.js'
+import { replyError } from '../proxy/error-response.js'
 import { normalizeHost } from '../routing/template.js'
 import type { GithubSettings } from './config.js'
 import { GithubUnavailableError, type GithubClient } from './client.js'
@@ -54,7 +54,7 @@ export class WebhookReceiver {
     if (!signature || !raw || !(await this.verify(raw, signature))) {
       this.counters.rejected++
       this.o.log.warn({ delivery: header(req, 'x-github-delivery'), event: header(req, 'x-github-event'), signed: !!signature }, 'webhook rejected: bad signature')
-      return reply.code(401).header('cache-control', 'no-store').send({ error: 'WAKEGATE_BAD_SIGNATURE', message: catalogue.WAKEGATE_BAD_SIGNATURE.message })
+      return replyError(reply, { code: 'WAKEGATE_BAD_SIGNATURE' })
     }
     const name = header(req, 'x-github-event')
     const id = header(req, 'x-github-delivery')
@@ -67,7 +67,7 @@ export class WebhookReceiver {
     try {
       payload = parseBody(raw, String(req.headers['content-type'] ?? ''))
     } catch {
-      return reply.code(400).send({ error: 'bad payload', message: 'the payload is not JSON' })
+      return replyError(reply, { code: 'WAKEGATE_BAD_PAYLOAD' })
     }
     if (id && !(await this.o.store.firstDelivery(`github:${id}`, this.o.settings.deliveryTtl))) {
       this.counters.duplicates++
@@ -85,11 +85,11 @@ export class WebhookReceiver {
         this.counters.deferred++
         if (id) await this.o.store.forgetDelivery(`github:${id}`)
         this.o.log.warn({ err, delivery: id, event: name }, 'webhook not decided (GitHub unavailable); nothing changed, a redelivery is handled')
-        return reply.code(503).header('cache-control', 'no-store').send({ error: 'WAKEGATE_GITHUB_UNAVAILABLE', message: catalogue.WAKEGATE_GITHUB_UNAVAILABLE.message, detail: err.message })
+        return replyError(reply, { code: 'WAKEGATE_GITHUB_UNAVAILABLE', detail: err.message })
       }
       this.counters.errors++
       this.o.log.error({ err, delivery: id, event: name }, 'webhook handling failed')
-      return reply.code(500).send({ error: 'webhook handling failed' })
+      return replyError(reply, { code: 'WAKEGATE_INTERNAL', detail: 'webhook handling failed' })
     }
   }
 

@@ -4,6 +4,7 @@ import type { TaskRef } from '../backends/backend.js'
 import type { EnvRecord } from '../stores/store.js'
 import type { Upstream } from '../proxy/upstream.js'
 import { compileHostTemplate, type HostTemplate } from '../routing/template.js'
+import { WakegateError } from '../errors.js'
 import { initialState, type MachineState, type WakePhase } from './machine.js'
 
 export interface AppRuntime {
@@ -31,6 +32,9 @@ export function wakeWaiters (): WakeWaiters {
   promise.catch(() => {}) // callers attach their own handlers; no unhandled rejection if none do
   return { promise, resolve, reject }
 }
+
+/** Who asked for a wake: nobody (a warm start), some request, or a page load among them. */
+export type ColdBy = false | 'request' | 'navigation'
 
 export interface EnvEvent {
   at: number
@@ -75,12 +79,15 @@ export class Env {
   wakeStartedAt = 0
   readyAt = 0
   lastWakeMs = 0
-  /** Set on ready; the next proxied response says it was a cold start. */
-  coldPending = false
+  /**
+   * Set on ready; the next proxied response says it was a cold start. 'navigation': a page
+   * load was part of the wake, so the header waits for a document (not a favicon held beside it).
+   */
+  coldPending: ColdBy = false
   /** readyAt of the wake whose cold-start header this process sent (cluster workers). */
   coldServedFor = 0
-  /** Some request asked for the wake in progress. */
-  wakeByRequest = false
+  /** Some request asked for the wake in progress ('navigation': a page load among them). */
+  wakeByRequest: ColdBy = false
   /** Requests (and upgrades) held while waking. */
   held = 0
   /** Open WebSocket and other long streams. */
@@ -122,4 +129,13 @@ export function envRecord (env: Env): EnvRecord {
     state: env.state, generation: env.m.generation, task: env.task, reason: env.m.reason || undefined,
     lastSeen: env.lastSeen, createdAt: env.createdAt, updatedAt: Date.now(), source: env.source, meta: env.meta
   }
+}
+
+/**
+ * What a request to a failed env inside its backoff is answered with: WAKEGATE_ENV_FAILED,
+ * the failure's own code as its cause, its reason, and the seconds until a request may retry.
+ */
+export function backoffError (env: Env, now = Date.now()): WakegateError {
+  const left = env.app.config.failureBackoff - (now - env.m.failedAt)
+  return new WakegateError('WAKEGATE_ENV_FAILED', env.m.reason || undefined, { causeCode: env.m.code || undefined, retryAfter: Math.max(1, Math.ceil(left / 1000)) })
 }

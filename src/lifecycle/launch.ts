@@ -1,10 +1,11 @@
 // Launches one task for an env (a wake or a redeploy's pending generation): runs the wake,
-// reports phases as env events, and hands back a ready Upstream or the reason it failed.
+// reports phases as env events, and hands back a ready Upstream or the error it failed with.
 // Tasks nobody wants any more (env slept, superseded, gateway closing) are stopped here.
 import type { Logger } from 'pino'
 import type { Backend, TaskRef } from '../backends/backend.js'
 import { taskEnv } from '../backends/backend.js'
 import { Upstream, type UpstreamOptions } from '../proxy/upstream.js'
+import { WakegateError } from '../errors.js'
 import type { Env, EnvEvent } from './env.js'
 import type { StatusPoller } from './poller.js'
 import { runWake } from './waker.js'
@@ -12,7 +13,7 @@ import { runWake } from './waker.js'
 export type LaunchKind = 'wake' | 'redeploy'
 export type LaunchOutcome =
   | { ok: true, ref: TaskRef, upstream: Upstream }
-  | { ok: false, ref?: TaskRef, reason: string, cancelled?: boolean }
+  | { ok: false, ref?: TaskRef, error: WakegateError, cancelled?: boolean }
 
 export interface LaunchDeps {
   backend: Backend
@@ -61,12 +62,12 @@ export function launchTask (deps: LaunchDeps, env: Env, generation: number, sha:
     if (!out.ok) {
       // A task nobody tracks any more must not be left running.
       if (out.ref && (out.cancelled || (env.task?.id !== out.ref.id && env.pendingTask?.id !== out.ref.id))) deps.stopRef(out.ref, 'wake cancelled')
-      done({ ok: false, ref: out.ref, reason: out.reason, cancelled: out.cancelled || !wanted() })
+      done({ ok: false, ref: out.ref, error: out.error, cancelled: out.cancelled || !wanted() })
       return
     }
     if (!wanted()) {
       deps.stopRef(out.ref, 'wake no longer wanted')
-      done({ ok: false, ref: out.ref, reason: 'cancelled', cancelled: true })
+      done({ ok: false, ref: out.ref, error: new WakegateError('WAKEGATE_TASK_EXITED', 'wake cancelled'), cancelled: true })
       return
     }
     const upstream = new Upstream(out.endpoint.host, out.endpoint.port, generation, deps.upstream)
@@ -76,6 +77,6 @@ export function launchTask (deps: LaunchDeps, env: Env, generation: number, sha:
     done({ ok: true, ref: out.ref, upstream })
   }, err => {
     deps.log.error({ err, env: env.key }, 'wake crashed')
-    done({ ok: false, reason: (err as Error).message })
+    done({ ok: false, error: new WakegateError('WAKEGATE_BACKEND_FAILED', `wake crashed: ${(err as Error).message}`) })
   })
 }

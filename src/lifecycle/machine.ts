@@ -1,5 +1,6 @@
 // The env state machine, pure: given a state and an event it returns the next state and the
 // effects the manager must carry out. No I/O, no clocks other than the `now` passed in.
+import type { ErrorCode } from '../errors.js'
 
 export type EnvState = 'asleep' | 'waking' | 'running' | 'stopping' | 'failed' | 'destroyed'
 
@@ -15,12 +16,14 @@ export interface MachineState {
   wakeAfterStop: boolean
   failedAt: number
   reason: string
+  /** Catalogue code of the failure that put the env in `failed` ('' otherwise). */
+  code: ErrorCode | ''
 }
 
 export type LifecycleEvent =
   | { type: 'wake', cause: string }
   | { type: 'ready' }
-  | { type: 'wake-failed', reason: string }
+  | { type: 'wake-failed', code: ErrorCode, reason: string }
   | { type: 'idle' }
   | { type: 'sleep', cause: string }
   | { type: 'stopped' }
@@ -39,7 +42,8 @@ export type Effect =
   | { type: 'start-task', generation: number }
   | { type: 'stop-task', reason: string }
   | { type: 'release-waiters' }
-  | { type: 'fail-waiters', reason: string }
+  /** Requests waiting for the wake get this error. */
+  | { type: 'fail-waiters', code: ErrorCode, reason: string }
   | { type: 'drop-route' }
   | { type: 'start-pending', generation: number }
   /** Stop the pending generation's task (superseded, failed or env going away). */
@@ -55,7 +59,7 @@ export interface Transition {
 }
 
 export function initialState (): MachineState {
-  return { state: 'asleep', generation: 0, pending: 0, wakeAfterStop: false, failedAt: 0, reason: '' }
+  return { state: 'asleep', generation: 0, pending: 0, wakeAfterStop: false, failedAt: 0, reason: '', code: '' }
 }
 
 const same = (s: MachineState): Transition => ({ next: s, effects: [], changed: false })
@@ -67,7 +71,7 @@ const same = (s: MachineState): Transition => ({ next: s, effects: [], changed: 
 export function transition (s: MachineState, ev: LifecycleEvent, now: number, backoff: number): Transition {
   if (s.state === 'destroyed') return same(s)
   if (ev.type === 'destroy') {
-    const effects: Effect[] = [{ type: 'drop-route' }, { type: 'fail-waiters', reason: 'destroyed' }]
+    const effects: Effect[] = [{ type: 'drop-route' }, { type: 'fail-waiters', code: 'WAKEGATE_ENV_DESTROYED', reason: '' }]
     if (s.state === 'running' || s.state === 'waking' || s.state === 'stopping') effects.unshift({ type: 'stop-task', reason: 'PR closed' })
     if (s.pending) effects.unshift({ type: 'cancel-pending', generation: s.pending, reason: 'PR closed' })
     return { next: { ...s, state: 'destroyed', wakeAfterStop: false, pending: 0 }, effects, changed: true }
@@ -77,7 +81,7 @@ export function transition (s: MachineState, ev: LifecycleEvent, now: number, ba
     case 'asleep':
       if (ev.type === 'wake') return start(s)
       if (ev.type === 'adopt') {
-        return { next: { ...s, state: 'running', generation: Math.max(s.generation, ev.generation), reason: '' }, effects: [{ type: 'release-waiters' }], changed: true }
+        return { next: { ...s, state: 'running', generation: Math.max(s.generation, ev.generation), reason: '', code: '' }, effects: [{ type: 'release-waiters' }], changed: true }
       }
       return same(s)
 
@@ -89,17 +93,17 @@ export function transition (s: MachineState, ev: LifecycleEvent, now: number, ba
     case 'waking':
       switch (ev.type) {
         case 'ready':
-          return { next: { ...s, state: 'running', reason: '' }, effects: [{ type: 'release-waiters' }], changed: true }
+          return { next: { ...s, state: 'running', reason: '', code: '' }, effects: [{ type: 'release-waiters' }], changed: true }
         case 'wake-failed':
           return {
-            next: { ...s, state: 'failed', failedAt: now, reason: ev.reason },
-            effects: [{ type: 'stop-task', reason: 'failed to start' }, { type: 'fail-waiters', reason: ev.reason }],
+            next: { ...s, state: 'failed', failedAt: now, reason: ev.reason, code: ev.code },
+            effects: [{ type: 'stop-task', reason: 'failed to start' }, { type: 'fail-waiters', code: ev.code, reason: ev.reason }],
             changed: true
           }
         case 'sleep':
           return {
             next: { ...s, state: 'stopping', reason: ev.cause },
-            effects: [{ type: 'stop-task', reason: ev.cause }, { type: 'fail-waiters', reason: `stopped: ${ev.cause}` }],
+            effects: [{ type: 'stop-task', reason: ev.cause }, { type: 'fail-waiters', code: 'WAKEGATE_TASK_EXITED', reason: `put to sleep while starting: ${ev.cause}` }],
             changed: true
           }
         default:
@@ -151,7 +155,7 @@ export function transition (s: MachineState, ev: LifecycleEvent, now: number, ba
 function start (s: MachineState): Transition {
   const generation = s.generation + 1
   return {
-    next: { ...s, state: 'waking', generation, reason: '', wakeAfterStop: false },
+    next: { ...s, state: 'waking', generation, reason: '', code: '', wakeAfterStop: false },
     effects: [{ type: 'start-task', generation }],
     changed: true
   }

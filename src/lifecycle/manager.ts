@@ -8,7 +8,7 @@ import type { Store } from '../stores/store.js'
 import { Upstream, upstreamOptions, type UpstreamOptions } from '../proxy/upstream.js'
 import { WakegateError } from '../errors.js'
 import { transition, type LifecycleEvent, type Effect } from './machine.js'
-import { Env, appRuntime, envRecord, wakeWaiters, type AppRuntime, type EnvEvent } from './env.js'
+import { Env, appRuntime, backoffError, envRecord, wakeWaiters, type AppRuntime, type EnvEvent } from './env.js'
 import { pollersFor, type StatusPoller } from './poller.js'
 import { launchTask, type LaunchKind, type LaunchOutcome } from './launch.js'
 import { drainGeneration } from './drain.js'
@@ -122,22 +122,21 @@ export class EnvManager extends EventEmitter {
   /**
    * Single-flight: every caller during one wake gets the same promise. Resolves with the
    * upstream once reachable; rejects with a WakegateError saying why not.
-   * @param byRequest a request is waiting for this wake (not a warm start from a webhook or
-   *   the admin API), so the first response after it says it was a cold start.
+   * @param byRequest a request waits for this wake (not a warm start from a webhook or the admin
+   *   API), so a response says it was a cold start: a page load's when one ('navigation') waits.
    */
-  wake (env: Env, cause: string, byRequest = false): Promise<Upstream> {
+  wake (env: Env, cause: string, byRequest: boolean | 'navigation' = false): Promise<Upstream> {
     if (env.route && env.state === 'running') return Promise.resolve(env.route)
-    if (byRequest) env.wakeByRequest = true
+    if (byRequest) env.wakeByRequest = byRequest === 'navigation' || env.wakeByRequest === 'navigation' ? 'navigation' : 'request'
     if (this.closing) return Promise.reject(new WakegateError('WAKEGATE_SHUTTING_DOWN'))
     if (env.state === 'destroyed') return Promise.reject(new WakegateError('WAKEGATE_ENV_DESTROYED'))
     env.wake ??= wakeWaiters()
     const pending = env.wake.promise
     this.apply(env, { type: 'wake', cause })
     if (env.state === 'failed' && env.wake) {
-      // Still inside the failure backoff: answer with the kept reason, start nothing.
-      const w = env.wake
+      // Still inside the failure backoff: answer with the kept failure, start nothing.
+      env.wake.reject(backoffError(env))
       env.wake = null
-      w.reject(new WakegateError('WAKEGATE_ENV_FAILED', env.m.reason))
     }
     return pending
   }
@@ -256,7 +255,7 @@ export class EnvManager extends EventEmitter {
       case 'fail-waiters': {
         const w = env.wake
         env.wake = null
-        if (w) w.reject(eff.reason === 'destroyed' ? new WakegateError('WAKEGATE_ENV_DESTROYED') : new WakegateError('WAKEGATE_BACKEND_FAILED', eff.reason))
+        if (w) w.reject(new WakegateError(eff.code, eff.reason || undefined))
         break
       }
     }
@@ -287,8 +286,8 @@ export class EnvManager extends EventEmitter {
       if (!out.ok) {
         if (out.cancelled) return
         this.counters.wakeFailures++
-        this.log.error({ env: env.key, generation, reason: out.reason }, 'wake failed')
-        this.apply(env, { type: 'wake-failed', reason: out.reason })
+        this.log.error({ env: env.key, generation, code: out.error.code, reason: out.error.detail }, 'wake failed')
+        this.apply(env, { type: 'wake-failed', code: out.error.code, reason: out.error.detail ?? out.error.message })
         return
       }
       env.route = out.upstream
@@ -327,10 +326,11 @@ export class EnvManager extends EventEmitter {
       if (!out.ok) {
         if (out.cancelled) return
         this.counters.wakeFailures++
-        this.log.error({ env: env.key, generation, reason: out.reason }, 'redeploy failed; current generation keeps serving')
-        this.emitEvent(env.emit({ type: 'info', message: `redeploy of ${sha.slice(0, 12)} failed: ${out.reason}`, generation }))
-        this.emit('redeploy-failed', env, out.reason)
-        this.apply(env, { type: 'pending-failed', generation, reason: out.reason })
+        const reason = out.error.detail ?? out.error.message
+        this.log.error({ env: env.key, generation, code: out.error.code, reason }, 'redeploy failed; current generation keeps serving')
+        this.emitEvent(env.emit({ type: 'info', message: `redeploy of ${sha.slice(0, 12)} failed: ${reason}`, generation }))
+        this.emit('redeploy-failed', env, reason)
+        this.apply(env, { type: 'pending-failed', generation, reason })
         return
       }
       env.pendingRoute = out.upstream

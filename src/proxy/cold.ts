@@ -1,11 +1,11 @@
 // Requests for an env that is not running: preview bots, robots.txt, the waking page and
 // its progress stream, failed envs, and holding other clients until the env is ready.
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Env, EnvEvent } from '../lifecycle/env.js'
-import { WakegateError } from '../errors.js'
+import { backoffError, type Env, type EnvEvent } from '../lifecycle/env.js'
+import { catalogue } from '../errors.js'
 import type { Gateway } from './gateway.js'
 import { isNavigation, type ClientClassifier } from './clients.js'
-import { wakingPage, failedPage, previewPage, ROBOTS_TXT } from './pages.js'
+import { wakingPage, previewPage, ROBOTS_TXT } from './pages.js'
 import type { Upstream } from './upstream.js'
 
 /** Served by the gateway on every env host; an app is unlikely to use this path. */
@@ -32,18 +32,19 @@ export class ColdPath {
     }
     gw.counters.cold++
     if (env.state === 'failed' && Date.now() - env.m.failedAt < env.app.config.failureBackoff) {
-      this.failed(req, res, env)
+      this.failed(res, env)
       return
     }
     if (isNavigation(req)) {
       // Start the wake, answer at once with a page that follows it.
-      this.gw.manager.wake(env, 'browser', true).catch(() => {})
+      this.gw.manager.wake(env, 'browser', 'navigation').catch(() => {})
       if (env.route && env.state === 'running') { gw.forward(req, res, env, env.route, 0); return }
       this.waking(req, res, env)
       return
     }
     const started = Date.now()
-    this.hold(req, res, env, 'request', route => gw.forward(req, res, env, route, Date.now() - started))
+    // A page load waited for this wake too: the cold-start header is its document's, not this one's.
+    this.hold(req, res, env, 'request', route => gw.forward(req, res, env, route, env.coldPending === 'navigation' ? -1 : Date.now() - started))
   }
 
   /** Hold a request until the env is ready (bounded in count and time), then call `go`. */
@@ -74,11 +75,7 @@ export class ColdPath {
       if (!settle()) return
       if (res.destroyed) return
       go(route)
-    }, err => {
-      if (!settle()) return
-      if (err instanceof WakegateError && err.code === 'WAKEGATE_ENV_FAILED') { gw.sendError(res, 'WAKEGATE_ENV_FAILED', err.detail); return }
-      gw.sendWakegateError(res, err)
-    })
+    }, err => { if (settle()) gw.sendWakegateError(res, err) })
   }
 
   private waking (req: IncomingMessage, res: ServerResponse, env: Env): void {
@@ -97,28 +94,26 @@ export class ColdPath {
     }))
   }
 
-  private failed (req: IncomingMessage, res: ServerResponse, env: Env): void {
-    const app = env.app.config
-    const retryIn = Math.max(0, app.failureBackoff - (Date.now() - env.m.failedAt))
-    if (!isNavigation(req)) { this.gw.sendError(res, 'WAKEGATE_ENV_FAILED', env.m.reason, { 'retry-after': String(Math.ceil(retryIn / 1000) || 1) }); return }
-    res.writeHead(503, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'retry-after': String(Math.ceil(retryIn / 1000) || 1), 'x-wakegate-error': 'WAKEGATE_ENV_FAILED' })
-    res.end(req.method === 'HEAD' ? undefined : failedPage(app.name, env.pr, env.m.reason, retryIn))
+  /** Inside the failure backoff: what manager.wake rejects with, as a page or JSON. */
+  private failed (res: ServerResponse, env: Env): void {
+    this.gw.sendErrorInfo(res, backoffError(env).info(), undefined, `PR #${env.pr} of ${env.app.config.name} could not be started`)
   }
 
   /** Server-sent events with the env's wake progress, for the waking page. */
   private events (req: IncomingMessage, res: ServerResponse, env: Env): void {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-accel-buffering': 'no', connection: 'keep-alive' })
     const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+    const failed = () => send('failed', { reason: env.m.reason, code: env.m.code || undefined, message: env.m.code ? catalogue[env.m.code].message : undefined })
     const end = () => { env.listeners.delete(listener); clearInterval(ping); res.end() }
     const listener = (e: EnvEvent) => {
       if (e.type === 'phase') send('phase', { phase: e.phase, message: e.message })
       if (e.type === 'state') {
-        if (e.state === 'running') { send('ready', { wakeMs: env.lastWakeMs }); end() } else if (e.state === 'failed') { send('failed', { reason: env.m.reason }); end() } else send('state', { state: e.state, message: e.message })
+        if (e.state === 'running') { send('ready', { wakeMs: env.lastWakeMs }); end() } else if (e.state === 'failed') { failed(); end() } else send('state', { state: e.state, message: e.message })
       }
     }
     send('phase', { phase: env.phase, message: env.phaseDetail })
     if (env.state === 'running') { send('ready', { wakeMs: env.lastWakeMs }); res.end(); return }
-    if (env.state === 'failed') { send('failed', { reason: env.m.reason }); res.end(); return }
+    if (env.state === 'failed') { failed(); res.end(); return }
     env.listeners.add(listener)
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000)
     req.once('close', () => { env.listeners.delete(listener); clearInterval(ping) })

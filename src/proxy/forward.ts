@@ -9,6 +9,7 @@ import { BODY_NONE, type BodyKind, type Exchange } from './exchange.js'
 import type { Upstream } from './upstream.js'
 import type { UpstreamConnection } from './upstream-connection.js'
 import { requestHead } from './headers.js'
+import { isNavigation } from './clients.js'
 
 export interface ForwardHost {
   /** Extra response headers every proxied response carries (X-Robots-Tag). */
@@ -88,7 +89,7 @@ export class Forward implements Exchange {
     readonly res: ServerResponse,
     readonly env: Env,
     readonly upstream: Upstream,
-    /** Milliseconds this request waited for a wake, or -1 when it did not. */
+    /** Milliseconds this request waited for a wake, or -1 (also when the wake's header is a page load's). */
     readonly waited: number,
     readonly attempt: number
   ) {
@@ -150,11 +151,7 @@ export class Forward implements Exchange {
     this.responded = true
     const add = this.host.staticHeaders
     if (add !== null) for (let i = 0; i < add.length; i++) headers.push(add[i])
-    if (this.waited >= 0 || this.env.coldPending) {
-      const ms = this.waited >= 0 ? this.waited : this.env.lastWakeMs
-      if (this.env.coldPending) this.host.coldServed(this.env)
-      headers.push('x-wakegate-cold-start', String(ms), 'server-timing', `wake;dur=${ms};desc="cold start"`)
-    }
+    if (this.waited >= 0 || this.env.coldPending !== false) this.coldStart(headers)
     const sse = isEventStream(headers)
     try {
       res.writeHead(statusCode, statusText, headers)
@@ -174,6 +171,15 @@ export class Forward implements Exchange {
       this.upstream.sse.add(this)
     }
     return true
+  }
+
+  /** The cold-start headers, on the response a reviewer sees: a document when a page load was part of the wake. */
+  private coldStart (headers: string[]): void {
+    const env = this.env
+    if (env.coldPending === 'navigation' && !isNavigation(this.req)) return
+    const ms = this.waited >= 0 ? this.waited : env.lastWakeMs
+    if (env.coldPending !== false) this.host.coldServed(env)
+    headers.push('x-wakegate-cold-start', String(ms), 'server-timing', `wake;dur=${ms};desc="cold start"`)
   }
 
   /** Ends an event stream as a clean end of response; the client's EventSource reconnects. */

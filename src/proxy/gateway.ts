@@ -8,11 +8,11 @@ import type { ResolvedConfig } from '../config/load.js'
 import type { EnvManager } from '../lifecycle/manager.js'
 import type { Env } from '../lifecycle/env.js'
 import { HostRouter } from '../routing/router.js'
-import { WakegateError, catalogue, type ErrorCode } from '../errors.js'
+import { errorInfo, type ErrorCode, type ErrorInfo } from '../errors.js'
 import { Forward, type ForwardHost } from './forward.js'
 import { QUEUE_TIMEOUT } from './exchange.js'
 import { ClientClassifier } from './clients.js'
-import { messagePage } from './pages.js'
+import { errorResponse, wantsHtml } from './error-response.js'
 import { ColdPath, EVENTS_PATH } from './cold.js'
 import { UpgradeProxy } from './upgrade.js'
 import type { Upstream } from './upstream.js'
@@ -132,27 +132,22 @@ export class Gateway implements ForwardHost {
   }
 
   sendError (res: ServerResponse, code: ErrorCode, detail?: string, extra?: Record<string, string>): void {
-    if (res.headersSent || res.destroyed) { res.destroy(); return }
-    const spec = catalogue[code]
-    if (spec.status === 404) this.counters.rejected++
-    const wantsHtml = (res.req?.headers.accept ?? '').includes('text/html')
-    const body = wantsHtml
-      ? messagePage(statusTitle(spec.status), spec.message, detail)
-      : JSON.stringify({ error: code, message: spec.message, ...(detail ? { detail } : {}) }) + '\n'
-    res.writeHead(spec.status, {
-      'content-type': wantsHtml ? 'text/html; charset=utf-8' : 'application/json',
-      'cache-control': 'no-store',
-      'x-wakegate-error': code,
-      ...(this.staticHeaders ? { 'x-robots-tag': 'noindex, nofollow' } : {}),
-      ...(spec.status === 503 ? { 'retry-after': '5' } : {}),
-      ...extra
-    })
-    res.end(res.req?.method === 'HEAD' ? undefined : body)
+    this.sendErrorInfo(res, { code, detail }, extra)
   }
 
+  /** A thrown error: a WakegateError keeps its code, cause and Retry-After. */
   sendWakegateError (res: ServerResponse, err: unknown): void {
-    if (err instanceof WakegateError) this.sendError(res, err.code, err.detail)
-    else this.sendError(res, 'WAKEGATE_BACKEND_FAILED', (err as Error)?.message)
+    this.sendErrorInfo(res, errorInfo(err))
+  }
+
+  /** Every error response of the public listener's env hosts goes out here. */
+  sendErrorInfo (res: ServerResponse, info: ErrorInfo, extra?: Record<string, string>, heading?: string): void {
+    if (res.headersSent || res.destroyed) { res.destroy(); return }
+    const req = res.req as IncomingMessage | undefined
+    const r = errorResponse(info, { html: wantsHtml(req?.headers.accept), head: req?.method === 'HEAD', noindex: this.staticHeaders !== null, heading })
+    if (r.status === 404) this.counters.rejected++
+    res.writeHead(r.status, extra ? { ...r.headers, ...extra } : r.headers)
+    res.end(r.body === '' ? undefined : r.body)
   }
 }
 
@@ -163,8 +158,4 @@ function upstreamErrorCode (code: string, refused: boolean): ErrorCode {
   if (code === QUEUE_TIMEOUT) return 'WAKEGATE_UPSTREAM_BUSY'
   if (code.startsWith('HPE_')) return 'WAKEGATE_UPSTREAM_BAD_RESPONSE'
   return 'WAKEGATE_UPSTREAM_RESET'
-}
-
-function statusTitle (status: number): string {
-  return ({ 400: 'Bad request', 401: 'Unauthorized', 404: 'Not found', 410: 'Gone', 502: 'Bad gateway', 503: 'Service unavailable', 504: 'Gateway timeout' } as Record<number, string>)[status] ?? `Error ${status}`
 }

@@ -49,21 +49,16 @@ export function wakingPage (w: WakingInfo): string {
   var done=false, es=new EventSource(${JSON.stringify(w.eventsPath)});
   es.addEventListener('phase',function(e){var d=JSON.parse(e.data);mark(d.phase);detail.textContent=d.message||'';});
   es.addEventListener('ready',function(){done=true;mark('ready');bar.style.width='100%';es.close();location.reload();});
-  es.addEventListener('failed',function(e){var d=JSON.parse(e.data);done=true;es.close();detail.textContent='The environment could not be started.';reason.hidden=false;reason.textContent=d.reason;document.title='Failed: PR #${w.pr}';});
+  es.addEventListener('failed',function(e){var d=JSON.parse(e.data);done=true;es.close();detail.textContent=d.message||'The environment could not be started.';reason.hidden=false;reason.textContent=d.reason;document.title='Failed: PR #${w.pr}';});
   es.onerror=function(){if(!done){es.close();setTimeout(function(){location.reload();},1000);}};
 })();
 </script>`
   return page(`Waking PR #${w.pr} · ${w.app}`, body)
 }
 
-export function failedPage (app: string, pr: number, reason: string, retryIn: number): string {
-  return page(`Failed: PR #${pr} · ${app}`, `<h1>PR #${pr} of ${escapeHtml(app)} could not be started</h1>
-<pre class="err">${escapeHtml(reason)}</pre>
-<p class="muted">wakegate will try again on a request after ${formatDuration(retryIn)}.</p>`)
-}
-
-export function messagePage (title: string, message: string, detail?: string): string {
-  return page(title, `<h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>${detail ? `<pre>${escapeHtml(detail)}</pre>` : ''}`)
+export function messagePage (title: string, message: string, detail?: string, note?: string): string {
+  return page(title, `<h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>${detail ? `<pre class="err">${escapeHtml(detail)}</pre>` : ''}` +
+    `${note ? `<p class="muted">${escapeHtml(note)}</p>` : ''}`)
 }
 
 /** For link-preview bots: enough OpenGraph for a useful unfurl, without waking anything. */

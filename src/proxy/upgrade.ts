@@ -4,11 +4,12 @@ import type { IncomingMessage } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Env } from '../lifecycle/env.js'
-import { WakegateError, catalogue, type ErrorCode } from '../errors.js'
+import { errorInfo, type ErrorCode, type ErrorInfo } from '../errors.js'
 import { forwardRequestHeaders } from './headers.js'
 import type { Gateway } from './gateway.js'
 import type { Upstream } from './upstream.js'
 import { FrameTracker, closeFrame } from './ws-frames.js'
+import { rawErrorResponse } from './error-response.js'
 
 export interface Tunnel {
   env: Env
@@ -37,7 +38,7 @@ export class UpgradeProxy {
       gw.manager.resolveUnknown(m.app, m.pr).then(found => {
         if (found) this.handleEnv(req, client, head, found)
         else reject(client, 'WAKEGATE_UNKNOWN_PR')
-      }, err => reject(client, err instanceof WakegateError ? err.code : 'WAKEGATE_UNKNOWN_PR'))
+      }, err => reject(client, errorInfo(err, 'WAKEGATE_PR_LOOKUP_FAILED')))
       return
     }
     this.handleEnv(req, client, head, env)
@@ -58,7 +59,7 @@ export class UpgradeProxy {
     client.once('close', settle)
     gw.manager.wake(env, 'websocket', true).then(route => {
       if (settle() && !client.destroyed) this.pipe(req, client, head, env, route)
-    }, () => { if (settle()) reject(client, 'WAKEGATE_BACKEND_FAILED') })
+    }, err => { if (settle()) reject(client, errorInfo(err)) })
   }
 
   private pipe (req: IncomingMessage, client: Duplex, head: Buffer, env: Env, upstream: Upstream): void {
@@ -107,7 +108,7 @@ export class UpgradeProxy {
       if (server.bytesRead === 0 && open) {
         gw.log.warn({ env: env.key, code: err.code }, 'upgrade: upstream unreachable')
         if (err.code === 'ECONNREFUSED') gw.manager.taskLost(env, upstream, `connection refused by ${upstream.origin}`)
-        if (client.writable) client.end(rawResponse('WAKEGATE_UPSTREAM_REFUSED'))
+        if (client.writable) client.end(rawErrorResponse({ code: 'WAKEGATE_UPSTREAM_REFUSED' }))
       }
       close()
     })
@@ -156,13 +157,7 @@ export class UpgradeProxy {
   }
 }
 
-function rawResponse (code: ErrorCode): string {
-  const spec = catalogue[code]
-  const body = JSON.stringify({ error: code, message: spec.message }) + '\n'
-  return `HTTP/1.1 ${spec.status} ${code}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
-}
-
-function reject (client: Duplex, code: ErrorCode): void {
-  if (client.writable) client.end(rawResponse(code))
+function reject (client: Duplex, err: ErrorCode | ErrorInfo): void {
+  if (client.writable) client.end(rawErrorResponse(typeof err === 'string' ? { code: err } : err))
   else client.destroy()
 }

@@ -51,6 +51,7 @@ export class CountingBackend implements Backend {
   stop (ref: TaskRef, reason: string) { this.calls.stop++; return this.inner.stop(ref, reason) }
   list () { this.calls.list++; return this.inner.list() }
   close () { return this.inner.close() }
+  diagnose (ref: TaskRef) { return this.inner.diagnose?.(ref) ?? Promise.resolve(undefined) }
   get total () { return this.calls.start + this.calls.describe + this.calls.stop + this.calls.list }
 }
 
