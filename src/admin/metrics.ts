@@ -67,7 +67,8 @@ export function createMetrics (manager: EnvManager, gateway: Gateway, store: Sto
       ['wakegate_github_webhooks_total', 'Webhook deliveries by outcome', () => ({ ...github.webhooks.counters })],
       ['wakegate_github_api_total', 'GitHub API calls, retries, rate limits and failures', () => ({ ...github.client.counters })],
       ['wakegate_github_feedback_total', 'PR comments, Deployments and statuses written', () => ({ ...github.feedback.counters })],
-      ['wakegate_github_pr_lookups_total', 'Known-PR gate lookups by outcome', () => ({ ...github.knownPrs.counters })]
+      ['wakegate_github_pr_lookups_total', 'Known-PR gate lookups by outcome', () => ({ ...github.knownPrs.counters })],
+      ['wakegate_github_pr_sweep_total', 'Closed-PR sweep: runs, envs of closed PRs destroyed (swept), failed API calls', () => ({ ...github.prSweep.counters })]
     ]
     for (const [name, help, read] of parts) {
       new Counter({

@@ -103,7 +103,8 @@ export const Github = Type.Object({
   feedbackDebounce: Duration('Quiet time before a PR comment is edited (fast events are folded into one edit)', '1s'),
   requestTimeout: Duration('Timeout of one GitHub API call', '10s'),
   retries: Type.Integer({ minimum: 0, maximum: 10, default: 3, description: 'Retries of a GitHub API call on 5xx, network errors and rate limits' }),
-  maxRetryWait: Duration('Longest wait for a rate limit to reset before a call gives up', '60s')
+  maxRetryWait: Duration('Longest wait for a rate limit to reset before a call gives up', '60s'),
+  prSweepInterval: Duration('How often (and once at boot) the open PRs of each repo are listed to destroy envs of PRs closed without a webhook; 0 turns the sweep off', '10m')
 }, { additionalProperties: false })
 
 export const App = Type.Object({

@@ -23,6 +23,7 @@ export interface GithubSettings {
   requestTimeout: number
   retries: number
   maxRetryWait: number
+  prSweepInterval: number
 }
 
 export interface AppPolicy extends Omit<AppGithubInput, 'tombstone'> {
@@ -84,7 +85,8 @@ export function resolveGithubSettings (config: ResolvedConfig): GithubSettings |
     feedbackDebounce: parseDuration(gh.feedbackDebounce),
     requestTimeout: parseDuration(gh.requestTimeout),
     retries: gh.retries,
-    maxRetryWait: parseDuration(gh.maxRetryWait)
+    maxRetryWait: parseDuration(gh.maxRetryWait),
+    prSweepInterval: parseDuration(gh.prSweepInterval)
   }
 }
 

@@ -166,7 +166,8 @@ export class GithubEvents {
     return { app: app.name, pr, action: 'updated' }
   }
 
-  private closed (app: AppConfig, pr: number): Outcome {
+  /** The PR is closed (its webhook, or the PR sweep having confirmed it with the API). */
+  closed (app: AppConfig, pr: number): Outcome {
     const key = `${app.name}/${pr}`
     this.o.remember(key, null)
     this.o.waitCi.release(key)

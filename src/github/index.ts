@@ -1,5 +1,6 @@
 // The GitHub integration, wired: client, feedback, policies, CI gate, abandoned-env sweep,
-// the known-PR gate on the manager, and the webhook route on the public listener.
+// closed-PR sweep, the known-PR gate on the manager, and the webhook route on the public
+// listener.
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { ResolvedConfig } from '../config/load.js'
@@ -14,6 +15,7 @@ import { WaitCi } from './wait-ci.js'
 import { Teams } from './teams.js'
 import { Capacity } from './capacity.js'
 import { Abandoned } from './abandoned.js'
+import { PrSweep } from './pr-sweep.js'
 import { WebhookReceiver } from './webhooks.js'
 
 export interface GithubIntegration {
@@ -26,6 +28,7 @@ export interface GithubIntegration {
   waitCi: WaitCi
   capacity: Capacity
   abandoned: Abandoned
+  prSweep: PrSweep
   webhooks: WebhookReceiver
   close (): Promise<void>
 }
@@ -54,15 +57,19 @@ export function startGithub ({ config, manager, store, log: parentLog, publicApp
   manager.prResolver = knownPrs.resolve
   const capacity = new Capacity(manager, policies, log)
   const abandoned = new Abandoned(manager, policies, feedback, key => { const env = manager.envs.get(key); if (env) events.persist(env) }, log)
+  const prSweep = new PrSweep({ manager, client, events, waitCi, log, interval: settings.prSweepInterval })
+  // The boot sweep waits for the listener: by then reconcile has adopted the running tasks.
+  publicApp.addHook('onListen', async () => { prSweep.start() })
   const webhooks = new WebhookReceiver({ settings, store, client, events, log })
   webhooks.register(publicApp)
   log.info({ path: settings.webhookPath, host: settings.webhookHost, auth: settings.auth.kind, repos: [...appsByRepo(config.apps).keys()] }, 'GitHub integration on')
 
   return {
-    settings, policies, client, feedback, events, knownPrs, waitCi, capacity, abandoned, webhooks,
+    settings, policies, client, feedback, events, knownPrs, waitCi, capacity, abandoned, prSweep, webhooks,
     async close () {
       if (manager.prResolver === knownPrs.resolve) manager.prResolver = undefined
       abandoned.close()
+      prSweep.close()
       capacity.close()
       events.close()
       await feedback.close()
