@@ -5,6 +5,7 @@
 //   npm run bench -- --only throughput,wake   some sections
 //   npm run bench -- --quick               smoke run: 1 round of 2 s, fewer wakes
 //   npm run bench -- --rounds 5 --duration 8 --connections 50 --autocannon
+//   npm run bench -- --only throughput --baseline HEAD~3   that revision measured beside this tree
 import { parseArgs } from 'node:util'
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
@@ -13,6 +14,7 @@ import { prepareTools } from './lib/load.js'
 import { detectPinning, pinSelf } from './lib/proc.js'
 import { noiseStats, quietStats } from './lib/quiet.js'
 import { ROOT, type Context, type SectionResult } from './lib/context.js'
+import { buildBaseline } from './lib/baseline.js'
 import { throughput } from './sections/throughput.js'
 import { bodies } from './sections/bodies.js'
 import { websocket } from './sections/websocket.js'
@@ -41,7 +43,8 @@ async function main () {
       connections: { type: 'string' },
       quick: { type: 'boolean' },
       autocannon: { type: 'boolean' },
-      out: { type: 'string' }
+      out: { type: 'string' },
+      baseline: { type: 'string' }
     }
   })
   const quick = values.quick ?? false
@@ -62,10 +65,12 @@ async function main () {
     connections: Number(values.connections ?? 50),
     log: line => process.stderr.write(`${line}\n`)
   }
+  if (values.baseline) ctx.baseline = buildBaseline(values.baseline, ctx.log)
   const m = machine()
   const header = [
     `wakegate benchmarks — ${new Date().toISOString()}`,
     `machine: ${m.nproc} CPUs (${m.cpu}), ${m.memGiB} GiB, node ${m.node}, ${m.platform}`,
+    ...(ctx.baseline ? [`baseline: ${ctx.baseline.rev} (${ctx.baseline.commit.slice(0, 12)}) measured beside this tree`] : []),
     `load: ${tools.loader} -c${ctx.connections}, ${ctx.duration} s per run, ${ctx.rounds} rounds interleaved; ${pinning.note}`,
     ...tools.notes.map(n => `note: ${n}`)
   ]
@@ -90,6 +95,7 @@ async function main () {
     at: new Date().toISOString(),
     machine: m,
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    baseline: ctx.baseline && { rev: ctx.baseline.rev, commit: ctx.baseline.commit },
     load: { tool: tools.loader, connections: ctx.connections, duration: ctx.duration, rounds: ctx.rounds, pinning },
     notes: tools.notes,
     sections: Object.fromEntries(results.map(r => [r.id, { title: r.title, ...r.data }])),

@@ -18,6 +18,8 @@ export interface Context {
   /** --quick: fewer, shorter runs (a smoke test of the suite, not numbers to quote) */
   quick: boolean
   log: (line: string) => void
+  /** --baseline REV: a build of another revision, measured beside this one. */
+  baseline?: import('./baseline.js').Baseline
 }
 
 export interface SectionResult {

@@ -97,9 +97,14 @@ export function ratio (a: ThroughputRow | undefined, b: ThroughputRow | undefine
 export async function startUpstreamAndGateway (servers: Server[]): Promise<{ upstream: Server, wakegate: Server }> {
   const upstream = await startNode('upstream', join(SERVERS, 'upstream.mjs'))
   servers.push(upstream)
-  const wakegate = await startNode('wakegate', join(SERVERS, 'wakegate.mjs'), [JSON.stringify({ backend: 'fixed', routes: { 1: upstream.port }, prs: [1], wake: [1] })])
+  const wakegate = await startFixedGateway('wakegate', upstream.port)
   servers.push(wakegate)
   return { upstream, wakegate }
+}
+
+/** A gateway (this build, or `dist` of another) with PR 1 running on the upstream at `port`. */
+function startFixedGateway (name: string, port: number, dist?: string): Promise<Server> {
+  return startNode(name, join(SERVERS, 'wakegate.mjs'), [JSON.stringify({ backend: 'fixed', routes: { 1: port }, prs: [1], wake: [1] })], dist ? { env: { WAKEGATE_BENCH_DIST: dist } } : {})
 }
 
 export async function throughput (ctx: Context): Promise<SectionResult> {
@@ -113,6 +118,11 @@ export async function throughput (ctx: Context): Promise<SectionResult> {
       { name: 'wakegate', server: wakegate },
       { name: '@fastify/http-proxy', server: fastify }
     ]
+    if (ctx.baseline) {
+      const base = await startFixedGateway(`wakegate @${ctx.baseline.rev}`, upstream.port, ctx.baseline.dist)
+      servers.push(base)
+      targets.push({ name: `wakegate @${ctx.baseline.rev}`, server: base })
+    }
     if (ctx.tools.nginx) {
       const nginx = await startNginx(ctx.tools.nginx, upstream.port)
       servers.push(nginx)
@@ -120,7 +130,7 @@ export async function throughput (ctx: Context): Promise<SectionResult> {
     }
     const rows = await interleaved(ctx, targets)
     const by = (n: string) => rows.find(r => r.name.startsWith(n))
-    const wg = by('wakegate')!
+    const wg = rows[1]
     const vsNginx = ratio(wg, by('nginx'))
     const vsFastify = ratio(wg, by('@fastify'))!
     const nginxRow = by('nginx')
@@ -129,6 +139,13 @@ export async function throughput (ctx: Context): Promise<SectionResult> {
     const fmtR = (s: Summary) => `${s.median.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)})`
     if (vsNginx) lines.push(`wakegate/nginx               ${fmtR(vsNginx)}   target ≥ 0.5, aim 0.6  ${vsNginx.median >= 0.5 ? 'ok' : 'BELOW TARGET'}`)
     lines.push(`wakegate/@fastify/http-proxy ${fmtR(vsFastify)}   target ≥ 1.8  ${vsFastify.median >= 1.8 ? 'ok' : 'BELOW TARGET'}`)
+    const baseRow = ctx.baseline ? by('wakegate @') : undefined
+    const vsBase = ratio(wg, baseRow)
+    if (vsBase && baseRow) {
+      const baseOverNginx = ratio(baseRow, by('nginx'))
+      lines.push(`wakegate/${baseRow.name.slice(9)}`.padEnd(29) + fmtR(vsBase) + `   target ≥ 0.97  ${vsBase.median >= 0.97 ? 'ok' : 'BELOW TARGET'}` +
+        (baseOverNginx && vsNginx ? `  (per nginx: ${vsNginx.median.toFixed(2)} now, ${baseOverNginx.median.toFixed(2)} at ${ctx.baseline!.rev})` : ''))
+    }
     let fixed: { rate: number, rows: ThroughputRow[], p99x: number } | undefined
     if (nginxRow) {
       lines.push(`wakegate p99 / nginx p99     ${p99sat.toFixed(2)} at saturation: each at its own rate, so by Little's law latency there follows 1/throughput`)
@@ -151,7 +168,7 @@ export async function throughput (ctx: Context): Promise<SectionResult> {
       text: lines.join('\n'),
       data: {
         rows,
-        ratios: { wakegateOverNginx: vsNginx && round(vsNginx.median, 3), wakegateOverFastifyProxy: round(vsFastify.median, 3), p99OverNginxSaturated: round(p99sat, 3), p99OverNginx: fixed && round(fixed.p99x, 3) },
+        ratios: { wakegateOverBaseline: vsBase && round(vsBase.median, 3), wakegateOverNginx: vsNginx && round(vsNginx.median, 3), wakegateOverFastifyProxy: round(vsFastify.median, 3), p99OverNginxSaturated: round(p99sat, 3), p99OverNginx: fixed && round(fixed.p99x, 3) },
         fixedRate: fixed,
         ratioRanges: { wakegateOverNginx: vsNginx, wakegateOverFastifyProxy: vsFastify },
         medianRps: Object.fromEntries(rows.map(r => [r.name, round(median(r.rps.runs), 0)]))

@@ -12,7 +12,9 @@ import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-const dist = p => import(join(ROOT, 'dist', p))
+// WAKEGATE_BENCH_DIST: another build (npm run bench -- --baseline REV).
+const DIST = process.env.WAKEGATE_BENCH_DIST ?? join(ROOT, 'dist')
+const dist = p => import(join(DIST, p))
 
 /** Every task of a PR is the server already listening on routes[pr]: no process to start. */
 class FixedBackend {
