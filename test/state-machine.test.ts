@@ -100,6 +100,35 @@ t.test('adopt makes an asleep env running without a start', async t => {
   t.notOk(r.effects.includes('start-task'))
 })
 
+t.test('adopting a task still starting: a wake that waits for it, or the pending generation beside a running task', async t => {
+  const failed = run(initialState(), { type: 'wake', cause: 'x' }, { type: 'wake-failed', code: 'WAKEGATE_TASK_EXITED', reason: 'boom' }).s
+  const running = run(initialState(), { type: 'adopt', generation: 3 }).s
+  const pending = run(running, { type: 'adopt', generation: 5, starting: true }).s
+  // state, event → next state, generation, pending, effects (with their generation and `adopted`)
+  const rows: Array<[string, MachineState, LifecycleEvent, string, number, number, unknown[]]> = [
+    ['asleep, starting', initialState(), { type: 'adopt', generation: 4, starting: true }, 'waking', 4, 0, [{ type: 'start-task', generation: 4, adopted: true }]],
+    ['asleep, starting, generation 0', initialState(), { type: 'adopt', generation: 0, starting: true }, 'waking', 0, 0, [{ type: 'start-task', generation: 0, adopted: true }]],
+    ['failed, starting (no backoff: the task exists)', failed, { type: 'adopt', generation: 2, starting: true }, 'waking', 2, 0, [{ type: 'start-task', generation: 2, adopted: true }]],
+    ['failed, running', failed, { type: 'adopt', generation: 2 }, 'running', 2, 0, [{ type: 'release-waiters' }]],
+    ['running, newer starting', running, { type: 'adopt', generation: 5, starting: true }, 'running', 5, 5, [{ type: 'start-pending', generation: 5, adopted: true }]],
+    ['running, older starting', running, { type: 'adopt', generation: 2, starting: true }, 'running', 3, 0, []],
+    ['running, another running', running, { type: 'adopt', generation: 9 }, 'running', 3, 0, []],
+    ['running with a pending one', pending, { type: 'adopt', generation: 6, starting: true }, 'running', 5, 5, []],
+    ['waking', run(initialState(), { type: 'wake', cause: 'x' }).s, { type: 'adopt', generation: 4, starting: true }, 'waking', 1, 0, []]
+  ]
+  for (const [name, from, ev, state, generation, pend, effects] of rows) {
+    const r = transition(from, ev, 1000, 100_000)
+    t.same([r.next.state, r.next.generation, r.next.pending, r.effects], [state, generation, pend, effects], name)
+    t.equal(r.changed, effects.length > 0, `${name}: changed`)
+  }
+  t.equal(transition(failed, { type: 'adopt', generation: 2, starting: true }, 1000, 100_000).next.reason, '', 'the failure is cleared')
+  // The adopted wake ends like any other: ready releases the waiters, a failure is kept.
+  const waking = transition(initialState(), { type: 'adopt', generation: 4, starting: true }, 1000, 100).next
+  t.same(run(waking, { type: 'ready' }).effects, ['release-waiters'])
+  const gone = run(waking, { type: 'wake-failed', code: 'WAKEGATE_TASK_EXITED', reason: 'exit 137' })
+  t.same([gone.s.state, gone.s.reason, gone.effects], ['failed', 'exit 137', ['stop-task', 'fail-waiters']])
+})
+
 t.test('clear-backoff lets a failed env wake at once', async t => {
   const failed = run(initialState(), { type: 'wake', cause: 'x' }, { type: 'wake-failed', code: 'WAKEGATE_BACKEND_FAILED', reason: 'boom' }).s
   t.notOk(transition(failed, { type: 'wake', cause: 'x' }, 1001, 100_000).changed)

@@ -26,7 +26,8 @@ export interface LaunchDeps {
   log: Logger
 }
 
-export function launchTask (deps: LaunchDeps, env: Env, generation: number, sha: string, kind: LaunchKind, done: (out: LaunchOutcome) => void): void {
+/** @param existing a task already starting (adopted by reconcile) to wait for instead of starting one */
+export function launchTask (deps: LaunchDeps, env: Env, generation: number, sha: string, kind: LaunchKind, done: (out: LaunchOutcome) => void, existing?: TaskRef): void {
   const app = env.app.config
   const startedAt = Date.now()
   const spec = {
@@ -44,6 +45,7 @@ export function launchTask (deps: LaunchDeps, env: Env, generation: number, sha:
   setPhase('queued', kind === 'wake' ? 'wake requested' : `redeploying ${sha.slice(0, 12)}`)
   runWake({
     spec,
+    existing,
     backend: deps.backend,
     poller: deps.poller,
     deadline: startedAt + app.startTimeout,
@@ -59,14 +61,17 @@ export function launchTask (deps: LaunchDeps, env: Env, generation: number, sha:
     },
     onPhase: setPhase
   }).then(out => {
+    // On shutdown the backend decides what becomes of its tasks: local stops them, ECS
+    // leaves them for the next gateway to adopt (a task still starting included).
+    const keep = deps.closing()
     if (!out.ok) {
       // A task nobody tracks any more must not be left running.
-      if (out.ref && (out.cancelled || (env.task?.id !== out.ref.id && env.pendingTask?.id !== out.ref.id))) deps.stopRef(out.ref, 'wake cancelled')
+      if (out.ref && !keep && (out.cancelled || (env.task?.id !== out.ref.id && env.pendingTask?.id !== out.ref.id))) deps.stopRef(out.ref, 'wake cancelled')
       done({ ok: false, ref: out.ref, error: out.error, cancelled: out.cancelled || !wanted() })
       return
     }
     if (!wanted()) {
-      deps.stopRef(out.ref, 'wake no longer wanted')
+      if (!keep) deps.stopRef(out.ref, 'wake no longer wanted')
       done({ ok: false, ref: out.ref, error: new WakegateError('WAKEGATE_TASK_EXITED', 'wake cancelled'), cancelled: true })
       return
     }

@@ -29,8 +29,12 @@ export type LifecycleEvent =
   | { type: 'stopped' }
   | { type: 'task-lost', reason: string }
   | { type: 'destroy' }
-  /** A task found running at boot (reconcile) becomes the env's current one. */
-  | { type: 'adopt', generation: number }
+  /**
+   * A task reconcile found (left by a previous gateway) becomes the env's own, without a
+   * start: a running one its current task; one still starting (`starting`) a wake in
+   * progress, or the pending generation beside a running task.
+   */
+  | { type: 'adopt', generation: number, starting?: boolean }
   /** New code (a push): start the next generation beside the current one. */
   | { type: 'redeploy' }
   /** New code for a failed env: the next request may try again at once. */
@@ -39,13 +43,14 @@ export type LifecycleEvent =
   | { type: 'pending-failed', generation: number, reason: string }
 
 export type Effect =
-  | { type: 'start-task', generation: number }
+  /** `adopted`: the task exists already (reconcile found it starting): wait for it, start none. */
+  | { type: 'start-task', generation: number, adopted?: true }
   | { type: 'stop-task', reason: string }
   | { type: 'release-waiters' }
   /** Requests waiting for the wake get this error. */
   | { type: 'fail-waiters', code: ErrorCode, reason: string }
   | { type: 'drop-route' }
-  | { type: 'start-pending', generation: number }
+  | { type: 'start-pending', generation: number, adopted?: true }
   /** Stop the pending generation's task (superseded, failed or env going away). */
   | { type: 'cancel-pending', generation: number, reason: string }
   /** Route new requests to the pending generation; drain and stop the old one. */
@@ -80,13 +85,12 @@ export function transition (s: MachineState, ev: LifecycleEvent, now: number, ba
   switch (s.state) {
     case 'asleep':
       if (ev.type === 'wake') return start(s)
-      if (ev.type === 'adopt') {
-        return { next: { ...s, state: 'running', generation: Math.max(s.generation, ev.generation), reason: '', code: '' }, effects: [{ type: 'release-waiters' }], changed: true }
-      }
+      if (ev.type === 'adopt') return adopt(s, ev)
       return same(s)
 
     case 'failed':
       if (ev.type === 'wake' && now - s.failedAt >= backoff) return start(s)
+      if (ev.type === 'adopt') return adopt(s, ev)
       if (ev.type === 'clear-backoff' && now - s.failedAt < backoff) return { next: { ...s, failedAt: now - backoff }, effects: [], changed: true }
       return same(s)
 
@@ -125,6 +129,12 @@ export function transition (s: MachineState, ev: LifecycleEvent, now: number, ba
           if (s.pending) effects.unshift({ type: 'cancel-pending', generation: s.pending, reason: 'superseded by a newer redeploy' })
           return { next: { ...s, generation, pending: generation }, effects, changed: true }
         }
+        case 'adopt': {
+          // A newer task still starting: the redeploy the previous gateway had in flight.
+          if (!ev.starting || s.pending || ev.generation <= s.generation) return same(s)
+          const generation = ev.generation
+          return { next: { ...s, generation, pending: generation }, effects: [{ type: 'start-pending', generation, adopted: true }], changed: true }
+        }
         case 'pending-ready':
           if (ev.generation !== s.pending) return same(s)
           return { next: { ...s, pending: 0, reason: '' }, effects: [{ type: 'switch', generation: ev.generation }], changed: true }
@@ -150,6 +160,13 @@ export function transition (s: MachineState, ev: LifecycleEvent, now: number, ba
       }
       return same(s)
   }
+}
+
+/** Asleep or failed: a running task becomes the current one, a starting one a wake waiting for it. */
+function adopt (s: MachineState, ev: { generation: number, starting?: boolean }): Transition {
+  const generation = Math.max(s.generation, ev.generation)
+  const next: MachineState = { ...s, generation, reason: '', code: '', wakeAfterStop: false, state: ev.starting ? 'waking' : 'running' }
+  return { next, effects: [ev.starting ? { type: 'start-task', generation, adopted: true } : { type: 'release-waiters' }], changed: true }
 }
 
 function start (s: MachineState): Transition {

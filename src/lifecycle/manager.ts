@@ -37,6 +37,7 @@ export class EnvManager extends EventEmitter {
   protected readonly upstreamOptions: UpstreamOptions
   private reaper: NodeJS.Timeout | undefined
   private closing = false
+  private adopting: TaskRef | undefined // the task adopt() hands to the start-task/start-pending effect
   readonly counters = { starts: 0, stops: 0, wakeFailures: 0 }
   /** Transitions by "from→to", for metrics. */
   readonly transitions = new Map<string, number>()
@@ -155,20 +156,26 @@ export class EnvManager extends EventEmitter {
   }
 
   /**
-   * Reconcile: a task found running at boot becomes the env's current one, without a start.
-   * Returns false when the env already has a task (the caller stops the duplicate).
+   * Reconcile: a task found without a start of ours becomes the env's own, if the machine
+   * takes it. With an endpoint it runs: the current task. Without, it is still starting and
+   * is waited for as a wake (or as the pending generation beside a running task). Returns
+   * false when it does not fit (the caller stops it as a duplicate).
    */
-  adopt (env: Env, ref: TaskRef, endpoint: { host: string, port: number }): boolean {
-    if (env.state !== 'asleep' && env.state !== 'failed') return false
-    if (env.state === 'failed') env.m = { ...env.m, state: 'asleep' }
-    env.route = new Upstream(endpoint.host, endpoint.port, ref.generation, this.upstreamOptions)
-    env.task = ref
-    env.runningSha = ref.sha
-    if (ref.sha) env.sha = env.sha === '0000000' ? ref.sha : env.sha
-    env.readyAt = env.lastSeen = Date.now()
-    this.apply(env, { type: 'adopt', generation: ref.generation })
-    this.log.info({ env: env.key, task: ref.id, generation: ref.generation }, 'adopted running task')
-    if (env.sha !== env.runningSha) this.apply(env, { type: 'redeploy' })
+  adopt (env: Env, ref: TaskRef, endpoint?: { host: string, port: number }): boolean {
+    const ev: LifecycleEvent = { type: 'adopt', generation: ref.generation, starting: !endpoint }
+    if (!transition(env.m, ev, Date.now(), env.app.config.failureBackoff).changed) return false
+    // A redeploy in flight carries the newest SHA wanted; otherwise a known SHA stays.
+    if (ref.sha && (env.sha === '0000000' || env.state === 'running')) env.sha = ref.sha
+    if (endpoint) {
+      env.route = new Upstream(endpoint.host, endpoint.port, ref.generation, this.upstreamOptions)
+      env.task = ref
+      env.runningSha = ref.sha
+      env.readyAt = env.lastSeen = Date.now()
+    }
+    this.adopting = ref
+    this.apply(env, ev)
+    this.adopting = undefined
+    this.log.info({ env: env.key, task: ref.id, generation: ref.generation }, endpoint ? 'adopted running task' : 'adopted a task still starting')
     return true
   }
 
@@ -226,7 +233,7 @@ export class EnvManager extends EventEmitter {
 
   private effect (env: Env, eff: Effect): void {
     switch (eff.type) {
-      case 'start-task': this.startTask(env, eff.generation); break
+      case 'start-task': this.startTask(env, eff.generation, eff.adopted ? this.adopting : undefined); break
       case 'stop-task': this.stopTask(env, eff.reason); break
       case 'drop-route': {
         const r = env.route
@@ -241,7 +248,7 @@ export class EnvManager extends EventEmitter {
         if (w && env.route) w.resolve(env.route)
         break
       }
-      case 'start-pending': this.startPending(env, eff.generation); break
+      case 'start-pending': this.startPending(env, eff.generation, eff.adopted ? this.adopting : undefined); break
       case 'cancel-pending': {
         const ref = env.pendingTask
         const route = env.pendingRoute
@@ -262,9 +269,9 @@ export class EnvManager extends EventEmitter {
   }
 
   /** Starts a task for `generation` and reports the outcome; shared by wakes and redeploys. */
-  private launch (env: Env, generation: number, sha: string, kind: LaunchKind, done: (out: LaunchOutcome) => void): void {
+  private launch (env: Env, generation: number, sha: string, kind: LaunchKind, done: (out: LaunchOutcome) => void, existing?: TaskRef): void {
     const app = env.app.config
-    this.counters.starts++
+    if (!existing) this.counters.starts++
     launchTask({
       backend: this.backends.get(app.name)!,
       poller: this.pollers.get(app.name)!,
@@ -274,13 +281,13 @@ export class EnvManager extends EventEmitter {
       emit: e => this.emitEvent(e),
       persist: () => this.persist(env),
       log: this.log
-    }, env, generation, sha, kind, done)
+    }, env, generation, sha, kind, done, existing)
   }
 
-  private startTask (env: Env, generation: number): void {
+  private startTask (env: Env, generation: number, existing?: TaskRef): void {
     env.wakeStartedAt = Date.now()
-    env.task = undefined
-    const sha = env.sha
+    env.task = existing
+    const sha = existing?.sha || env.sha
     this.launch(env, generation, sha, 'wake', out => {
       if (env.m.generation !== generation) return
       if (!out.ok) {
@@ -301,7 +308,7 @@ export class EnvManager extends EventEmitter {
       this.apply(env, { type: 'ready' })
       // A push arrived while waking: bring the newest code up behind this one.
       if (env.sha !== sha && env.state === 'running') this.apply(env, { type: 'redeploy' })
-    })
+    }, existing)
   }
 
   /**
@@ -317,9 +324,9 @@ export class EnvManager extends EventEmitter {
     this.apply(env, { type: 'redeploy' })
   }
 
-  private startPending (env: Env, generation: number): void {
-    const sha = env.sha
-    env.pendingTask = undefined
+  private startPending (env: Env, generation: number, existing?: TaskRef): void {
+    const sha = existing?.sha || env.sha
+    env.pendingTask = existing
     env.pendingSha = sha
     this.launch(env, generation, sha, 'redeploy', out => {
       if (env.m.pending !== generation) { if (out.ok) void out.upstream.destroy(); return }
@@ -336,7 +343,7 @@ export class EnvManager extends EventEmitter {
       env.pendingRoute = out.upstream
       env.pendingTask = out.ref
       this.apply(env, { type: 'pending-ready', generation })
-    })
+    }, existing)
   }
 
   /** One step: new requests go to the new generation; the old one drains, then stops. */
@@ -353,21 +360,10 @@ export class EnvManager extends EventEmitter {
     env.readyAt = Date.now()
     this.emitEvent(env.emit({ type: 'info', message: `switched to generation ${generation} (${env.runningSha.slice(0, 12)})`, generation }))
     this.emit('switched', env, generation)
-    if (old) this.drain(env, old, oldTask)
+    const stop = (ref: TaskRef) => { void this.stopRef(env.app.config.name, ref, 'redeploy: old generation drained') }
+    if (old) drainGeneration(env, old, oldTask, { timeout: () => this.emit('drain-timeout', env, old), stop, emit: e => this.emitEvent(e) })
     // Another push arrived meanwhile.
     if (env.sha !== env.runningSha && env.state === 'running') this.apply(env, { type: 'redeploy' })
-  }
-
-  /**
-   * The old generation finishes in-flight requests (its pool takes no new ones), keeps its
-   * WebSockets up to drainTimeout, then its task is stopped.
-   */
-  drain (env: Env, upstream: Upstream, task: TaskRef | undefined): void {
-    drainGeneration(env, upstream, task, {
-      timeout: () => this.emit('drain-timeout', env, upstream),
-      stop: ref => { void this.stopRef(env.app.config.name, ref, 'redeploy: old generation drained') },
-      emit: e => this.emitEvent(e)
-    })
   }
 
   private stopTask (env: Env, reason: string): void {

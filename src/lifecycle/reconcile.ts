@@ -1,7 +1,8 @@
 // Reconcile: make the gateway's envs agree with the tasks the backends really run. On boot,
-// tasks left by the previous gateway are adopted (no second start) and tasks nobody owns
-// are stopped; periodically, a current task stopped outside wakegate (console, Spot
-// reclaim) is noticed and its env goes asleep, so the next request wakes it again.
+// tasks left by the previous gateway are adopted (no second start), running or still
+// starting, and tasks nobody owns are stopped; periodically, a current task stopped outside
+// wakegate (console, Spot reclaim) is noticed and its env goes asleep, so the next request
+// wakes it again.
 import type { Logger } from 'pino'
 import type { Backend, TaskRef, TaskStatus } from '../backends/backend.js'
 import type { AppConfig } from '../config/load.js'
@@ -116,7 +117,10 @@ export class Reconciler {
     const handled = [...found.values()].map(f => ({ ref: f.ref, backend: m.apps.has(f.ref.app) ? m.backends.get(f.ref.app) ?? f.backend : f.backend }))
     const status = await this.describe(handled, report)
 
-    // 3. Decide, newest generation first: of several tasks for one env, the newest is adopted.
+    // 3. Decide: running tasks first, then those still starting, each newest generation
+    //    first. Of an env's tasks the newest running one becomes current and a newer one
+    //    still starting its pending generation (a redeploy in flight); without a running
+    //    one, the newest starting one is waited for as a wake. The rest are duplicates.
     const stops: Array<Promise<void>> = []
     const stop = (f: Found, why: string) => {
       report.stopped++
@@ -126,7 +130,9 @@ export class Reconciler {
         this.log.error({ err, task: f.ref.id }, 'reconcile: stop failed')
       }))
     }
-    for (const f of handled.sort((a, b) => b.ref.generation - a.ref.generation)) {
+    const runs = (f: Found) => status.get(f.ref.id)?.phase === 'running' && !!status.get(f.ref.id)?.endpoint
+    const adopted = new Set<Env>()
+    for (const f of handled.sort((a, b) => Number(runs(b)) - Number(runs(a)) || b.ref.generation - a.ref.generation)) {
       if (this.stopped) break
       const s = status.get(f.ref.id)
       if (!s || s.phase === 'stopped') continue
@@ -139,10 +145,13 @@ export class Reconciler {
       if (env.state === 'destroyed') { stop(f, `${env.key} is closed`); continue }
       if (owns(env, ref.id) || starting(env)) continue
       // A task of a generation this gateway already moved past is a leftover, never adopted.
-      const adoptable = (env.state === 'asleep' || env.state === 'failed') && (env.m.generation === 0 || ref.generation > env.m.generation)
-      if (adoptable && !(s.phase === 'running' && s.endpoint)) continue // still starting: next pass
-      if (adoptable && m.adopt(env, ref, s.endpoint!)) { report.adopted++; continue }
+      const fresh = env.m.generation === 0 || ref.generation > env.m.generation
+      if (fresh && m.adopt(env, ref, runs(f) ? s.endpoint : undefined)) { report.adopted++; adopted.add(env); continue }
       stop(f, `duplicate task for ${env.key} (its current task is ${env.task?.id ?? 'none'})`)
+    }
+    // An adopted task running older code than the env wants (and no newer one starting): redeploy.
+    for (const env of adopted) {
+      if (env.state === 'running' && !env.m.pending && env.sha !== env.runningSha) m.redeploy(env, undefined, 'reconcile: adopted task runs an older SHA')
     }
 
     // 4. Current tasks the listing did not show: confirm with describe, then let the env sleep.

@@ -20,6 +20,8 @@ export interface WakeJob {
   wanted: () => boolean
   onTask: (ref: TaskRef) => void
   onPhase: (phase: WakePhase, detail: string) => void
+  /** A task already started (reconcile adopted it while starting): wait for it, start none. */
+  existing?: TaskRef
 }
 
 export type WakeOutcome =
@@ -36,10 +38,10 @@ function probed (t: ProbeTarget): string {
 }
 
 export async function runWake (job: WakeJob): Promise<WakeOutcome> {
-  job.onPhase('starting', 'starting task')
+  job.onPhase('starting', job.existing ? 'waiting for a task already starting' : 'starting task')
   let ref: TaskRef
   try {
-    ref = await job.backend.start(job.spec)
+    ref = job.existing ?? await job.backend.start(job.spec)
   } catch (err) {
     return fail('WAKEGATE_BACKEND_FAILED', err instanceof BackendError ? err.message : `backend error: ${(err as Error).message}`)
   }
