@@ -23,7 +23,7 @@ t.test('a new generation that fails health leaves the old one serving; the failu
   }
   t.equal(failed, 0, '0 failed requests while the new generation was failing')
   t.ok(served > 0)
-  t.match(failures[0], /health check did not pass/)
+  t.match(failures[0], /health check \(GET http:\/\/127\.0\.0\.1:\d+\/healthz with Host pr-1\.review\.test\) did not pass/)
   t.equal(env.state, 'running')
   t.equal(env.runningSha, 'aaaaaaa1', 'old generation still current')
   t.ok(env.recent.some(e => /redeploy of broken failed/.test(e.message)), 'reported as an env event')
