@@ -1,10 +1,12 @@
 import t from 'tap'
-import { githubGateway } from './support/fake-github-gateway.js'
+import { githubGateway, waitFor } from './support/fake-github-gateway.js'
 import { FakeGitHub, type FakeDeployment } from './support/fake-github.js'
 
 // Deployments an earlier gateway process created are not in this process's memory: a new
 // SHA's success and a close must still leave none of them live.
 const latest = (d: FakeDeployment) => d.statuses[d.statuses.length - 1]?.state
+/** Listings of a whole environment (not the per-SHA lookup before creating one). */
+const envListings = (gh: FakeGitHub) => gh.calls.filter(c => c.method === 'GET' && /\/deployments$/.test(c.path) && c.query.has('environment') && !c.query.has('sha')).length
 
 t.test('after a restart, a new SHA retires the old deployment and a close retires all', async t => {
   const gh = await new FakeGitHub().start()
@@ -31,14 +33,24 @@ t.test('after a restart, a new SHA retires the old deployment and a close retire
   t.equal(latest(second), 'success')
   t.equal(latest(first), 'inactive', "the earlier process's deployment is retired")
   t.match(first.statuses[first.statuses.length - 1].description, 'Replaced by c0ffee0')
-  t.equal(gh.count('GET', /\/deployments$/, 200) >= 1, true)
   t.equal(gh.count('GET', new RegExp(`/deployments/${first.id}/statuses$`)), 1, 'one status lookup for the deployment B never saw')
   t.equal(gh.count('GET', new RegExp(`/deployments/${second.id}/statuses$`)), 0, 'none for its own')
+  const listings = envListings(gh)
+
+  // Asleep and woken again on the same SHA: nothing new can be live, so no new listing.
+  const env = b.h.wg.manager.envs.get('example/91')!
+  b.h.wg.manager.sleep(env, 'test')
+  await waitFor(() => env.state === 'asleep', 10_000, 'asleep')
+  t.equal((await b.h.get('pr-91.review.test', '/info')).status, 200)
+  await b.settle()
+  t.equal(latest(second), 'success')
+  t.equal(envListings(gh), listings, 'a wake of the same SHA does not list the environment again')
 
   pull.state = 'closed'
   t.equal((await b.pr('closed', pull)).body.results[0].action, 'destroyed')
   await b.settle()
   t.same(gh.deployments.map(latest), ['inactive', 'inactive'], 'closed: every deployment inactive')
+  t.equal(envListings(gh), listings + 1, 'a close lists the environment once')
   t.equal(first.statuses.filter(s => s.state === 'inactive').length, 1, 'the retired one is not set inactive twice')
   t.equal(gh.comments.length, 1, 'one comment across both processes')
   t.match(gh.comments[0].body, 'The PR is closed')

@@ -29,6 +29,8 @@ export interface EnvDeployments {
   bySha: Map<string, Deployment>
   /** Ids known to be inactive: a later sweep skips them without asking. */
   retired: Set<number>
+  /** The deployment whose success last retired the others (a wake of the same SHA need not list again). */
+  retiredFor?: number
 }
 
 /** Newest deployments looked at per sweep; older ones were retired by earlier sweeps. */
@@ -50,9 +52,10 @@ export class Deployments {
       if (dep.last === op.state) continue
       await this.status(d, dep, op.state, op.description)
       if (op.state === 'inactive') d.retired.add(dep.id)
-      if (op.state === 'success') {
+      if (op.state === 'success' && d.retiredFor !== dep.id) {
         // One live deployment per env: the ones it replaces become inactive.
         await this.retireOthers(d, dep.id, `Replaced by ${sha.slice(0, 7)}`)
+        d.retiredFor = dep.id
         for (const [other, od] of d.bySha) if (other !== sha && od.last === 'inactive') d.bySha.delete(other)
       }
     }
