@@ -1,6 +1,6 @@
 // Wires config, store, backends, lifecycle, the public gateway and the admin listener, and
 // shuts them down in order.
-import { createServer, type Server } from 'node:http'
+import type { Server } from 'node:http'
 import { Server as NetServer, type AddressInfo, type Socket } from 'node:net'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
@@ -13,6 +13,7 @@ import { EnvManager } from './lifecycle/manager.js'
 import { Reconciler } from './lifecycle/reconcile.js'
 import type { Env } from './lifecycle/env.js'
 import { Gateway } from './proxy/gateway.js'
+import { createPublicServer } from './proxy/listener.js'
 import { replyError } from './proxy/error-response.js'
 import { createAdmin } from './admin/server.js'
 import { createMetrics } from './admin/metrics.js'
@@ -58,25 +59,19 @@ export async function createWakegate (config: ResolvedConfig, opts: WakegateOpti
 
   let gateway!: Gateway
   let server!: Server
-  const connections = new Set<Socket>()
+  let connections!: Set<Socket>
   const publicApp = Fastify({
     loggerInstance: log.child({ listener: 'public' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     serverFactory: (fastifyHandler) => {
       gateway = new Gateway(config, manager, log, fastifyHandler)
-      server = createServer({
-        keepAliveTimeout: 65_000,
-        requestTimeout: 0,
-        // Two Host headers become "a, b", which matches no env: rejected without a per-request check.
-        joinDuplicateHeaders: true
-      }, gateway.handle)
-      server.on('upgrade', gateway.handleUpgrade)
-      server.on('connection', (sock: Socket) => {
-        connections.add(sock)
-        sock.once('close', () => connections.delete(sock))
-      })
+      const pub = createPublicServer(config.proxy, gateway)
+      server = pub.server
+      connections = pub.connections
       return server
-    }
+    },
+    // The public server answers client errors itself (proxy/listener.ts), workers' too.
+    clientErrorHandler: () => {}
   })
   publicApp.setNotFoundHandler((req, reply) => {
     replyError(reply, { code: 'WAKEGATE_UNKNOWN_HOST', detail: `Host: ${String(req.headers.host ?? '').slice(0, 200)}` }, req.headers.accept)

@@ -2,7 +2,7 @@
 // Gateway (hot path unchanged, no IPC per request) over a mirror of the primary's envs.
 // Cold requests ask the primary to wake (one start, whichever worker asked); non-env hosts
 // (webhooks, 404 pages) are passed to the primary's internal listener.
-import { createServer, request as httpRequest, Agent, type IncomingMessage, type ServerResponse, type Server } from 'node:http'
+import { request as httpRequest, Agent, type IncomingMessage, type ServerResponse, type Server } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Logger } from 'pino'
 import type { ResolvedConfig } from '../config/load.js'
@@ -11,6 +11,7 @@ import { EnvManager } from '../lifecycle/manager.js'
 import { Env, wakeWaiters, type EnvEvent } from '../lifecycle/env.js'
 import { MemoryStore } from '../stores/memory.js'
 import { Gateway, type GatewayCounters } from '../proxy/gateway.js'
+import { createPublicServer } from '../proxy/listener.js'
 import { Upstream } from '../proxy/upstream.js'
 import { HOP, forwardRequestHeaders } from '../proxy/headers.js'
 import { WakegateError } from '../errors.js'
@@ -261,13 +262,7 @@ export async function runWorker (): Promise<void> {
 
   const gateway: Gateway = new Gateway(config, manager, log, passToPrimary(init.fallback, () => gateway))
   manager.gateway = gateway
-  const connections = new Set<Socket>()
-  const server: Server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, joinDuplicateHeaders: true }, gateway.handle)
-  server.on('upgrade', gateway.handleUpgrade)
-  server.on('connection', (sock: Socket) => {
-    connections.add(sock)
-    sock.once('close', () => connections.delete(sock))
-  })
+  const { server, connections } = createPublicServer(config.proxy, gateway)
 
   let stopping = false
   const stop = async () => {

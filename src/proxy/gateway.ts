@@ -15,6 +15,7 @@ import { ClientClassifier } from './clients.js'
 import { errorResponse, wantsHtml } from './error-response.js'
 import { ColdPath, EVENTS_PATH } from './cold.js'
 import { UpgradeProxy } from './upgrade.js'
+import { ALLOW, TARGET_ASTERISK, TARGET_ORIGIN, duplicateHost, normaliseTarget } from './request-target.js'
 import type { Upstream } from './upstream.js'
 
 export interface GatewayCounters {
@@ -66,8 +67,15 @@ export class Gateway implements ForwardHost {
   /** The 'request' listener of the public server. */
   handle = (req: IncomingMessage, res: ServerResponse): void => {
     this.counters.requests++
-    const m = this.router.match(req.headers.host)
-    if (m === null) { this.fallback(req, res); return }
+    // Origin-form ("/…") is nearly every request: other target forms take a slower path.
+    if (req.url!.charCodeAt(0) !== 47 /* / */ && !this.otherTarget(req, res)) return
+    const host = req.headers.host
+    const m = this.router.match(host)
+    if (m === null) {
+      if (duplicateHost(host)) this.sendError(res, 'WAKEGATE_BAD_HOST', 'more than one Host header')
+      else this.fallback(req, res)
+      return
+    }
     const env = this.manager.envs.get(m.key) ?? this.manager.lookup(m.app, m.pr)
     if (env === undefined) {
       if (this.manager.prResolver === undefined) { this.sendError(res, 'WAKEGATE_UNKNOWN_PR'); return }
@@ -78,6 +86,15 @@ export class Gateway implements ForwardHost {
       return
     }
     this.handleEnv(req, res, env)
+  }
+
+  /** Absolute-form is made origin-form (routed by its authority); false when answered here. */
+  private otherTarget (req: IncomingMessage, res: ServerResponse): boolean {
+    const t = normaliseTarget(req)
+    if (t === TARGET_ORIGIN) return true
+    if (t === TARGET_ASTERISK) res.writeHead(200, { allow: ALLOW, 'content-length': '0' }).end()
+    else this.sendError(res, t)
+    return false
   }
 
   private handleEnv (req: IncomingMessage, res: ServerResponse, env: Env): void {

@@ -1,0 +1,114 @@
+// The public listener, built the same way by the single-process gateway (server.ts) and by
+// every cluster worker: client timeouts, client errors, CONNECT refused, upgrades, and the
+// open connections shutdown waits for.
+//
+// Client timeouts (nginx's client_header_timeout / client_body_timeout / keepalive_timeout):
+// - head: Node's headersTimeout, from a connection's start or a request's first byte. A
+//   partial head gets 408 + close; a connection that sent nothing is closed silently (there
+//   is no request to answer, and an unasked-for 408 confuses clients that pre-connect).
+// - body: the socket's idle timer, armed only for requests that have a body; it counts only
+//   while the gateway is reading the body (not while the request is held, queued, or paused
+//   because the app reads slowly). 408 + close when no response began, else the connection
+//   is closed; either way the upstream exchange is aborted with the client's socket.
+// - keep-alive: Node's keepAliveTimeout between requests.
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import type { ResolvedConfig } from '../config/load.js'
+import { formatDuration } from '../config/duration.js'
+import type { Gateway } from './gateway.js'
+import { rawErrorResponse } from './error-response.js'
+import { ALLOW } from './request-target.js'
+
+type ProxyConfig = ResolvedConfig['proxy']
+
+export interface PublicServer {
+  server: Server
+  /** Open client connections (shutdown waits for them). */
+  connections: Set<Socket>
+}
+
+/** The response whose request body is being read on a socket (for its idle timer). */
+const kBody = Symbol('wakegate.body')
+type BodySocket = Socket & { [kBody]?: ServerResponse }
+
+export function publicServerOptions (proxy: ProxyConfig): ServerOptions {
+  const head = proxy.clientHeaderTimeout
+  return {
+    // No bound on a whole request: uploads and downloads are bounded by idle timeouts instead.
+    requestTimeout: 0,
+    headersTimeout: head,
+    // Node checks headersTimeout only this often (every 30 s by default).
+    connectionsCheckingInterval: head > 0 ? Math.max(10, Math.min(1000, Math.floor(head / 4))) : 30_000,
+    keepAliveTimeout: proxy.keepAliveTimeout,
+    // Two Host headers become "a, b", which matches no env; the miss path answers 400.
+    joinDuplicateHeaders: true
+  }
+}
+
+export function createPublicServer (proxy: ProxyConfig, gateway: Gateway): PublicServer {
+  const handle = gateway.handle
+  const bodyTimeout = proxy.clientBodyTimeout
+  const onRequest = bodyTimeout > 0
+    ? (req: IncomingMessage, res: ServerResponse) => {
+        if (bodyExpected(req)) {
+          req.socket.setTimeout(bodyTimeout);
+          (req.socket as BodySocket)[kBody] = res
+        }
+        handle(req, res)
+      }
+    : handle
+  const server = createServer(publicServerOptions(proxy), onRequest)
+  server.on('upgrade', gateway.handleUpgrade)
+  server.on('connect', refuseConnect)
+  server.on('clientError', onClientError)
+  // A listener here means Node leaves every socket timeout (keep-alive idle, body idle) to us.
+  server.on('timeout', (sock: BodySocket) => onSocketTimeout(sock, bodyTimeout, gateway))
+  const connections = new Set<Socket>()
+  server.on('connection', (sock: Socket) => {
+    connections.add(sock)
+    sock.once('close', () => connections.delete(sock))
+  })
+  return { server, connections }
+}
+
+function bodyExpected (req: IncomingMessage): boolean {
+  const h = req.headers
+  const cl = h['content-length']
+  return h['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0')
+}
+
+function onSocketTimeout (sock: BodySocket, ms: number, gateway: Gateway): void {
+  const res = sock[kBody]
+  // Idle between requests (keep-alive), or after the response with the body still coming.
+  if (res === undefined || res.writableFinished) { sock.destroy(); return }
+  const req = res.req
+  if (req.complete) { sock[kBody] = undefined; sock.setTimeout(0); return }
+  // Not reading the body (held, queued, or the app reads slowly): the wait is ours.
+  if (req.readableFlowing !== true) { sock.setTimeout(ms); return }
+  sock[kBody] = undefined
+  if (res.headersSent) { sock.destroy(); return }
+  gateway.sendError(res, 'WAKEGATE_REQUEST_TIMEOUT', `no request body received for ${formatDuration(ms)}`, { connection: 'close' })
+}
+
+/** `CONNECT` (authority-form): wakegate is not a forward proxy. */
+function refuseConnect (_req: IncomingMessage, sock: Duplex): void {
+  sock.on('error', () => sock.destroy())
+  sock.end(rawErrorResponse({ code: 'WAKEGATE_METHOD_NOT_ALLOWED' }, { allow: ALLOW }), () => sock.destroy())
+}
+
+/** Node's own answers (parse errors, header timeout), with Connection: close. */
+function onClientError (err: NodeJS.ErrnoException, sock: Duplex): void {
+  // A response already under way on this connection cannot be followed by another.
+  const busy = (sock as { _httpMessage?: unknown })._httpMessage
+  if (err.code === 'ECONNRESET' || !sock.writable || busy) { sock.destroy(); return }
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    if ((sock as Socket).bytesRead === 0) { sock.destroy(); return }
+    sock.end(rawErrorResponse({ code: 'WAKEGATE_REQUEST_TIMEOUT' }), () => sock.destroy())
+    return
+  }
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large'
+    : err.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW' ? '413 Payload Too Large'
+      : '400 Bad Request'
+  sock.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`, () => sock.destroy())
+}
