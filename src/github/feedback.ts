@@ -81,7 +81,7 @@ export class Feedback {
   tracked (key: string): boolean { return this.entries.has(key) }
 
   /** Comment, deployments and statuses written; errors. */
-  get counters (): Record<string, number> { return { ...this.own, ...this.deployments.counters } }
+  get counters (): Feedback['own'] & Deployments['counters'] { return { ...this.own, ...this.deployments.counters } }
 
   /**
    * A PR closed while this process has no env for it (never admitted, or known only to an
