@@ -4,7 +4,8 @@ import { startGateway, testConfig, exampleApp, waitFor, EXAMPLE_COMMAND } from '
 const nav = { accept: 'text/html', 'sec-fetch-mode': 'navigate' }
 
 t.test('a task that never becomes healthy fails after the start timeout with the reason kept and shown', async t => {
-  const app = exampleApp({ env: { READY_AFTER_MS: '600000' }, startTimeout: '1s', failureBackoff: '1m' })
+  // Long enough for the app to start listening (and answer 503) even on a loaded machine.
+  const app = exampleApp({ env: { READY_AFTER_MS: '600000' }, startTimeout: '4s', failureBackoff: '1m' })
   const h = await startGateway(testConfig({}, [app]))
   t.teardown(() => h.close())
   const env = h.wg.manager.envs.get('example/1')!
