@@ -25,3 +25,6 @@ async function refused (t: Test, extraHeaders: string) {
 }
 
 t.test('a request with two Host headers gets 400 WAKEGATE_BAD_HOST', t => refused(t, 'Connection: close\r\n'))
+
+t.test('an upgrade with two Host headers gets 400 WAKEGATE_BAD_HOST', t =>
+  refused(t, 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n'))

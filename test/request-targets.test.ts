@@ -1,9 +1,10 @@
 // Request-targets other than origin-form (RFC 9112 §3.2): absolute-form is routed by its
-// authority and reaches the app in origin-form with that authority as Host; `OPTIONS *` is
-// answered by the gateway; malformed targets get 400.
+// authority and reaches the app in origin-form with that authority as Host, for requests
+// and upgrades alike; `OPTIONS *` is answered by the gateway; malformed targets get 400.
 import t from 'tap'
 import { startGateway, testConfig } from './support/harness.js'
 import { rawClient, within, parseResponses } from './support/raw-client.js'
+import { recordingGateway } from './support/recording-upstream.js'
 
 async function exchange (port: number, head: string) {
   const c = await rawClient(port)
@@ -29,6 +30,21 @@ t.test('absolute-form: routed by the authority, sent upstream in origin-form wit
   const [bare] = await exchange(h.port, 'GET HTTP://PR-2.review.test:80?q HTTP/1.1\r\nHost: pr-2.review.test\r\nConnection: close\r\n\r\n')
   t.equal(bare?.status, 200)
   t.match(bare!.body, /Review app for PR #2/, 'the app served "/?q"')
+})
+
+t.test('absolute-form upgrade: the handshake goes upstream in origin-form with the authority as Host', async t => {
+  const { h, up } = await recordingGateway(t, (conn, chunk) => {
+    if (chunk.startsWith('GET ')) conn.sock.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n')
+  })
+  const c = await rawClient(h.port)
+  c.sock.write('GET http://pr-1.review.test/ws HTTP/1.1\r\nHost: elsewhere.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n')
+  await c.until(s => s.includes('\r\n\r\n'))
+  t.match(c.text(), /^HTTP\/1\.1 101 /, 'upgraded')
+  const [conn] = up.connections()
+  t.match(conn?.data, /^GET \/ws HTTP\/1\.1\r\n/, 'origin-form request line')
+  t.match(conn?.data, /\r\nHost: pr-1\.review\.test\r\n/, 'Host is the authority')
+  t.notMatch(conn?.data, /elsewhere/, 'the client\'s Host is not forwarded')
+  c.sock.destroy()
 })
 
 t.test('OPTIONS * is answered by the gateway without waking anything; bad targets get 400', async t => {

@@ -1,5 +1,8 @@
 // Upgrade requests (WebSocket): the handshake is re-sent to the upstream on a fresh TCP
-// connection and both sockets are piped end to end. An open tunnel counts as activity.
+// connection and its answer read first (handshake.ts). A 101 opens a tunnel: both sockets
+// are piped end to end, and an open tunnel counts as activity. Any other answer is relayed
+// as an ordinary response and the client connection is closed, so a refused upgrade never
+// becomes a tunnel that later requests on the connection would pass through unrouted.
 import type { IncomingMessage } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
@@ -10,6 +13,8 @@ import type { Gateway } from './gateway.js'
 import type { Upstream } from './upstream.js'
 import { FrameTracker, closeFrame } from './ws-frames.js'
 import { rawErrorResponse } from './error-response.js'
+import { ANSWER_BAD, ANSWER_PENDING, ANSWER_UPGRADED, AnswerBody, HandshakeAnswer, relayedHead } from './handshake.js'
+import { TARGET_ORIGIN, duplicateHost, normaliseTarget } from './request-target.js'
 
 export interface Tunnel {
   env: Env
@@ -21,17 +26,30 @@ export interface Tunnel {
   closing: number
 }
 
+/** How long a client that was answered and told Connection: close may keep its socket open. */
+const LINGER_MS = 5_000
+
 export class UpgradeProxy {
   /** Open tunnels, for drain and shutdown. */
   readonly tunnels = new Set<Tunnel>()
+  /** Upgrades held while their env wakes: answered 503 on shutdown. */
+  private readonly held = new Set<() => void>()
+  /** Handshakes sent upstream and not yet answered (or relaying a non-101 answer): ended on shutdown. */
+  private readonly pending = new Set<() => void>()
 
   constructor (private readonly gw: Gateway) {}
 
   handle (req: IncomingMessage, client: Duplex, head: Buffer): void {
     const gw = this.gw
     client.on('error', () => client.destroy())
-    const m = gw.router.match(req.headers.host)
-    if (m === null) { reject(client, 'WAKEGATE_UNKNOWN_HOST'); return }
+    const url = req.url
+    if (url !== undefined && url.charCodeAt(0) !== 47 /* / */) {
+      const t = normaliseTarget(req)
+      if (t !== TARGET_ORIGIN) { reject(client, typeof t === 'string' ? t : 'WAKEGATE_BAD_TARGET'); return }
+    }
+    const host = req.headers.host
+    const m = gw.router.match(host)
+    if (m === null) { reject(client, duplicateHost(host) ? 'WAKEGATE_BAD_HOST' : 'WAKEGATE_UNKNOWN_HOST'); return }
     const env = gw.manager.envs.get(m.key) ?? gw.manager.lookup(m.app, m.pr)
     if (env === undefined) {
       if (!gw.manager.prResolver) { reject(client, 'WAKEGATE_UNKNOWN_PR'); return }
@@ -54,7 +72,17 @@ export class UpgradeProxy {
     env.held++
     gw.holding++
     let settled = false
-    const settle = () => { if (settled) return false; settled = true; env.held--; gw.holding--; clearTimeout(timer); return true }
+    const settle = () => {
+      if (settled) return false
+      settled = true
+      env.held--
+      gw.holding--
+      clearTimeout(timer)
+      this.held.delete(shed)
+      return true
+    }
+    const shed = () => { if (settle()) reject(client, 'WAKEGATE_SHUTTING_DOWN') }
+    this.held.add(shed)
     const timer = setTimeout(() => { if (settle()) reject(client, 'WAKEGATE_HOLD_TIMEOUT') }, app.holdTimeout)
     client.once('close', settle)
     gw.manager.wake(env, 'websocket', true).then(route => {
@@ -62,6 +90,16 @@ export class UpgradeProxy {
     }, err => { if (settle()) reject(client, errorInfo(err)) })
   }
 
+  /** Answers every held upgrade 503 (shutdown). */
+  shedHeld (): void {
+    for (const shed of [...this.held]) shed()
+  }
+
+  /**
+   * Sends the handshake and waits for its answer. Until then it is a request in flight on
+   * `upstream` (drain and shutdown wait for it), bounded by upstreamIdleTimeout; the client
+   * is not read, so nothing it sends after the handshake reaches the upstream before a 101.
+   */
   private pipe (req: IncomingMessage, client: Duplex, head: Buffer, env: Env, upstream: Upstream): void {
     const gw = this.gw
     const sock = req.socket
@@ -74,6 +112,80 @@ export class UpgradeProxy {
     let lines = `${req.method} ${req.url} HTTP/1.1\r\n`
     for (let i = 0; i < headers.length; i += 2) lines += `${headers[i]}: ${headers[i + 1]}\r\n`
     const server = connect({ host: upstream.host, port: upstream.port })
+    server.setNoDelay(true)
+    env.inflight++
+    upstream.inflight++
+    let inflight = true
+    const settle = () => {
+      if (!inflight) return
+      inflight = false
+      env.inflight--
+      upstream.inflight--
+      env.lastSeen = Date.now()
+      this.pending.delete(shutdown)
+    }
+    const answer = new HandshakeAnswer(req.method === 'HEAD')
+    let body: AnswerBody | null = null
+    /**
+     * Ends the exchange; with `code`, answers the client with it if nothing was sent yet.
+     * `detail` says what went wrong upstream (logged).
+     */
+    const fail = (code: ErrorCode | null, detail?: string) => {
+      settle()
+      server.destroy()
+      if (detail !== undefined) gw.log.warn({ env: env.key, code, detail }, 'upgrade: no usable answer from upstream')
+      if (code !== null && body === null) reject(client, code)
+      else client.destroy()
+    }
+    const shutdown = () => fail('WAKEGATE_SHUTTING_DOWN')
+    this.pending.add(shutdown)
+    const onData = (chunk: Buffer) => {
+      if (body !== null) { relay(chunk); return }
+      const r = answer.feed(chunk)
+      if (r === ANSWER_PENDING) return
+      if (r === ANSWER_BAD) { fail('WAKEGATE_UPSTREAM_BAD_RESPONSE', answer.error); return }
+      if (r === ANSWER_UPGRADED) {
+        settle()
+        server.removeListener('data', onData)
+        server.removeListener('close', onClose)
+        server.setTimeout(0)
+        this.tunnel(client, server, head, env, upstream, answer.bytes, answer.headLength)
+        return
+      }
+      // Any other answer: an ordinary response, then the connection is closed.
+      body = new AnswerBody(answer.head)
+      client.write(relayedHead(answer.head, gw.staticHeaders))
+      relay(answer.bytes)
+    }
+    const relay = (chunk: Buffer) => {
+      const b = body!
+      if (chunk.length > 0 && !b.feed(chunk, part => { if (!client.write(part)) server.pause() })) { fail(null, 'malformed body framing'); return }
+      if (b.done) { settle(); server.destroy(); endClient(client, '') }
+    }
+    const onClose = () => {
+      // A body delimited by the close is complete now; anything else was cut.
+      if (body !== null && !body.done && body.completeAtClose) { settle(); endClient(client, ''); return }
+      if (inflight) fail('WAKEGATE_UPSTREAM_RESET', 'connection closed before the upgrade was answered')
+    }
+    server.once('connect', () => server.write(lines + '\r\n'))
+    server.on('data', onData)
+    server.once('close', onClose)
+    server.on('error', (err: NodeJS.ErrnoException) => {
+      if (!inflight || body !== null) return // close follows
+      if (err.code === 'ECONNREFUSED') {
+        gw.log.warn({ env: env.key, code: err.code }, 'upgrade: upstream unreachable')
+        gw.manager.taskLost(env, upstream, `connection refused by ${upstream.origin}`)
+        fail('WAKEGATE_UPSTREAM_REFUSED', err.code)
+      } else fail('WAKEGATE_UPSTREAM_RESET', err.code)
+    })
+    const idle = gw.config.proxy.upstreamIdleTimeout
+    if (idle > 0) server.setTimeout(idle, () => fail('WAKEGATE_UPSTREAM_TIMEOUT', 'no answer to the upgrade'))
+    client.on('drain', () => server.resume()) // relayed answer and tunnel alike
+    client.once('close', () => { if (inflight) { settle(); server.destroy() } })
+  }
+
+  /** After a 101: the answer and what follows go to the client, then bytes flow both ways. */
+  private tunnel (client: Duplex, server: Socket, head: Buffer, env: Env, upstream: Upstream, answer: Buffer, headLength: number): void {
     const tunnel: Tunnel = { env, upstream, client, server, frames: new FrameTracker(), closing: 0 }
     let open = true
     env.streams++
@@ -90,12 +202,10 @@ export class UpgradeProxy {
       if (!tunnel.closing) client.destroy()
       server.destroy()
     }
-    server.setNoDelay(true)
-    server.once('connect', () => {
-      server.write(lines + '\r\n')
-      if (head.length) server.write(head)
-      client.pipe(server)
-    })
+    tunnel.frames.consume(answer.subarray(headLength))
+    client.write(answer)
+    if (head.length) server.write(head)
+    client.pipe(server)
     // Upstream → client by hand, following frame boundaries so a close frame can be slipped in.
     server.on('data', (chunk: Buffer) => {
       env.lastSeen = Date.now()
@@ -103,17 +213,9 @@ export class UpgradeProxy {
       tunnel.frames.consume(chunk)
       if (!client.write(chunk)) server.pause()
     })
-    client.on('drain', () => server.resume())
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      if (server.bytesRead === 0 && open) {
-        gw.log.warn({ env: env.key, code: err.code }, 'upgrade: upstream unreachable')
-        if (err.code === 'ECONNREFUSED') gw.manager.taskLost(env, upstream, `connection refused by ${upstream.origin}`)
-        if (client.writable) client.end(rawErrorResponse({ code: 'WAKEGATE_UPSTREAM_REFUSED' }))
-      }
-      close()
-    })
     server.once('close', close)
     client.once('close', close)
+    if (server.destroyed || client.destroyed) close()
   }
 
   /**
@@ -123,7 +225,7 @@ export class UpgradeProxy {
   closeTunnel (t: Tunnel, code: number): void {
     if (t.closing) return
     t.closing = code
-    if (!t.frames.upgraded || t.frames.atBoundary) { this.sendClose(t); return }
+    if (t.frames.atBoundary) { this.sendClose(t); return }
     // Mid-frame: let the frame finish (finishClose), but not wait for it forever.
     setTimeout(() => { if (this.tunnels.has(t)) this.sendClose(t) }, 2000).unref()
   }
@@ -139,7 +241,7 @@ export class UpgradeProxy {
     t.server.pause()
     t.server.unpipe?.()
     t.client.unpipe(t.server)
-    if (t.frames.upgraded && t.client.writable) t.client.end(closeFrame(t.closing, t.closing === 1012 ? 'service restart' : 'going away'))
+    if (t.client.writable) t.client.end(closeFrame(t.closing, t.closing === 1012 ? 'service restart' : 'going away'))
     else t.client.end()
     t.server.destroy()
     // Give the client a moment to answer the close before the socket goes.
@@ -151,13 +253,24 @@ export class UpgradeProxy {
     for (const t of this.tunnels) if (t.upstream === upstream) this.closeTunnel(t, code)
   }
 
-  /** Every tunnel, with `code` (shutdown). */
+  /** Shutdown: every tunnel gets `code`; a handshake still waiting for its answer, a 503. */
   closeAll (code = 1001): void {
+    for (const shutdown of [...this.pending]) shutdown()
     for (const t of this.tunnels) this.closeTunnel(t, code)
   }
 }
 
+/**
+ * Sends the last bytes of a connection and closes it: what the client sends meanwhile is
+ * read and dropped, so the close is not a reset that could discard the answer.
+ */
+function endClient (client: Duplex, last: string): void {
+  if (!client.writable) { client.destroy(); return }
+  client.end(last)
+  client.resume()
+  setTimeout(() => client.destroy(), LINGER_MS).unref()
+}
+
 function reject (client: Duplex, err: ErrorCode | ErrorInfo): void {
-  if (client.writable) client.end(rawErrorResponse(typeof err === 'string' ? { code: err } : err))
-  else client.destroy()
+  endClient(client, rawErrorResponse(typeof err === 'string' ? { code: err } : err))
 }

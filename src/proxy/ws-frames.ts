@@ -3,41 +3,22 @@
 // without cutting a frame in half. Only headers are parsed; payloads are skipped.
 
 export class FrameTracker {
-  /** Still inside the HTTP handshake response. */
-  private handshake = true
-  /** The handshake answered 101: what follows is frames. */
-  upgraded = false
-  private seen = false
-  private tail = 0 // how many bytes of "\r\n\r\n" matched so far
   private need = 0 // payload bytes left in the current frame
   private header: number[] = [] // bytes of a frame header split across chunks
 
   /** True when the next byte starts a new frame (a close frame may be sent now). */
   get atBoundary (): boolean {
-    return !this.handshake && this.upgraded && this.need === 0 && this.header.length === 0
+    return this.need === 0 && this.header.length === 0
   }
 
   /**
-   * Consumes `chunk`. With `stopAtBoundary`, stops at the first frame boundary and returns
-   * its offset (bytes before it belong to frames already started); otherwise returns the length.
+   * Consumes `chunk` (frames only: the 101 head is not fed here). With `stopAtBoundary`,
+   * stops at the first frame boundary and returns its offset (bytes before it belong to
+   * frames already started); otherwise returns the length.
    */
   consume (chunk: Buffer, stopAtBoundary = false): number {
     let i = 0
     const n = chunk.length
-    if (this.handshake) {
-      // The status line opens the first chunk the upstream sends.
-      if (!this.seen) { this.seen = true; this.upgraded = chunk.subarray(0, 12).toString('latin1') === 'HTTP/1.1 101' }
-      for (; i < n; i++) {
-        const c = chunk[i]
-        const want = this.tail === 0 || this.tail === 2 ? 13 : 10
-        this.tail = c === want ? this.tail + 1 : (c === 13 ? 1 : 0)
-        if (this.tail === 4) { i++; break }
-      }
-      if (this.tail !== 4) return n
-      this.handshake = false
-      if (!this.upgraded) return n
-      if (stopAtBoundary) return i
-    }
     while (i < n) {
       if (this.need > 0) {
         const take = Math.min(this.need, n - i)
