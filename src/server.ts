@@ -134,7 +134,7 @@ async function shutdown (wg: Wakegate, grace: number): Promise<void> {
   const settle = Math.min(grace, 1000)
   const upstreamsOf = (env: Env) => [env.route, ...[...env.draining].map(d => d.upstream)]
   const inflight = () => {
-    let n = 0
+    let n = gateway.holding // held for a wake: served if it ends within the grace
     for (const env of manager.active) {
       n += env.inflight
       for (const up of upstreamsOf(env)) if (up) n -= up.sse.size // event streams do not end by themselves
@@ -144,12 +144,19 @@ async function shutdown (wg: Wakegate, grace: number): Promise<void> {
   while (Date.now() < deadline && wg.connections.size > 0 && (inflight() > 0 || Date.now() - started < settle)) {
     await new Promise(resolve => setTimeout(resolve, 25))
   }
+  // Requests still held for a wake get a 503 with Connection: close, not a reset.
+  gateway.shedHeld()
   server.closeIdleConnections()
   // Requests are answered (or the grace is over): WebSockets get 1001, event streams end.
   gateway.upgrades.closeAll(1001)
   for (const env of manager.active) for (const up of upstreamsOf(env)) if (up) for (const s of up.sse) s.endCleanly()
+  // A moment for answered connections (held ones told Connection: close, tunnels sent their
+  // close frames) to close on their own rather than be cut; ended event streams leave idle ones.
   const flushBy = Date.now() + 1000
-  while (gateway.upgrades.tunnels.size > 0 && Date.now() < flushBy) await new Promise(resolve => setTimeout(resolve, 25))
+  while (wg.connections.size > 0 && Date.now() < flushBy) {
+    await new Promise(resolve => setTimeout(resolve, 25))
+    server.closeIdleConnections()
+  }
   server.closeAllConnections()
   await closed
   await wg.adminApp?.close()

@@ -298,7 +298,7 @@ async function shutdownWorker (server: Server, manager: WorkerManager, gateway: 
   const closed = new Promise<void>(resolve => server.close(() => resolve()))
   const deadline = Date.now() + grace
   const inflight = () => {
-    let n = 0
+    let n = gateway.holding // held for a wake: served if it ends within the grace
     for (const env of manager.envs.values()) n += env.inflight - (env.route ? env.route.sse.size : 0)
     return n
   }
@@ -306,11 +306,15 @@ async function shutdownWorker (server: Server, manager: WorkerManager, gateway: 
   while (Date.now() < deadline && connections.size > 0 && (inflight() > 0 || Date.now() - started < Math.min(grace, 1000))) {
     await new Promise(resolve => setTimeout(resolve, 25))
   }
+  gateway.shedHeld() // 503 + Connection: close rather than a reset
   server.closeIdleConnections()
   gateway.upgrades.closeAll(1001)
   for (const env of manager.envs.values()) if (env.route) for (const s of env.route.sse) s.endCleanly()
   const flushBy = Date.now() + 1000
-  while (gateway.upgrades.tunnels.size > 0 && Date.now() < flushBy) await new Promise(resolve => setTimeout(resolve, 25))
+  while (connections.size > 0 && Date.now() < flushBy) {
+    await new Promise(resolve => setTimeout(resolve, 25))
+    server.closeIdleConnections()
+  }
   server.closeAllConnections()
   await closed
   manager.reap() // last activity report

@@ -12,6 +12,9 @@ import type { Upstream } from './upstream.js'
 export const EVENTS_PATH = '/__wakegate/events'
 
 export class ColdPath {
+  /** Held requests, each with what answers it on shutdown. */
+  private readonly held = new Set<() => void>()
+
   constructor (private readonly gw: Gateway, private readonly clients: ClientClassifier) {}
 
   handle (req: IncomingMessage, res: ServerResponse, env: Env): void {
@@ -47,6 +50,11 @@ export class ColdPath {
     this.hold(req, res, env, 'request', route => gw.forward(req, res, env, route, env.coldPending === 'navigation' ? -1 : Date.now() - started))
   }
 
+  /** Answers every held request 503 (shutdown). */
+  shedHeld (): void {
+    for (const shed of [...this.held]) shed()
+  }
+
   /** Hold a request until the env is ready (bounded in count and time), then call `go`. */
   hold (req: IncomingMessage, res: ServerResponse, env: Env, cause: string, go: (route: Upstream) => void): void {
     const gw = this.gw
@@ -63,8 +71,12 @@ export class ColdPath {
       gw.holding--
       clearTimeout(timer)
       req.removeListener('close', onClose)
+      this.held.delete(shed)
       return true
     }
+    // Shutdown: answered rather than reset with the connection.
+    const shed = () => { if (settle()) gw.sendError(res, 'WAKEGATE_SHUTTING_DOWN', undefined, { connection: 'close' }) }
+    this.held.add(shed)
     const timer = setTimeout(() => {
       if (settle()) gw.sendError(res, 'WAKEGATE_HOLD_TIMEOUT', `still ${env.state} after ${Math.round(app.holdTimeout / 1000)} s`)
     }, app.holdTimeout)

@@ -116,12 +116,19 @@ export class Gateway implements ForwardHost {
 
   forward (req: IncomingMessage, res: ServerResponse, env: Env, route: Upstream, waited: number, attempt = 0): void {
     this.counters.proxied++
+    if (this.shuttingDown) res.shouldKeepAlive = false
     // A route handed out before a switch: use the current one rather than a pool being closed.
     if (route.closed && env.route !== null) route = env.route
     new Forward(this, req, res, env, route, waited, attempt).start()
   }
 
   coldServed (env: Env): void { this.manager.coldServed(env) }
+
+  /** Shutdown: every request and upgrade still held for a wake is answered 503 now. */
+  shedHeld (): void {
+    this.cold.shedHeld()
+    this.upgrades.shedHeld()
+  }
 
   responseCut (fwd: Forward, err: NodeJS.ErrnoException): void {
     this.counters.responsesCut++

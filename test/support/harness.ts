@@ -150,14 +150,17 @@ export function rawHttp (port: number, head: string): Promise<{ status: number, 
   })
 }
 
-/** Runs `wakegate serve --config file` as its own process; resolves once it listens. */
-export async function spawnServe (file: string): Promise<{ child: import('node:child_process').ChildProcess, exited: Promise<number | null>, url: string }> {
+/**
+ * Runs `wakegate serve --config file` as its own process; resolves once it listens, with the
+ * URL of the first log line `listening` matches (with `workers:`, /"url":"([^"]+)","workers"/).
+ */
+export async function spawnServe (file: string, listening = /"url":"(http:\/\/[^"]+)"/): Promise<{ child: import('node:child_process').ChildProcess, exited: Promise<number | null>, url: string }> {
   const { spawn } = await import('node:child_process')
   const child = spawn(process.execPath, ['--import=tsx', join(ROOT, 'src/cli.ts'), 'serve', '--config', file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: process.env })
   let out = ''
   child.stdout!.on('data', d => { out += d })
   child.stderr!.on('data', d => { out += d })
   const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
-  const url = await waitFor(() => /"url":"(http:\/\/[^"]+)"/.exec(out)?.[1], 20_000, 'gateway listening')
+  const url = await waitFor(() => listening.exec(out)?.[1], 20_000, 'gateway listening')
   return { child, exited, url: url! }
 }
