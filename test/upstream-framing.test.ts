@@ -64,16 +64,22 @@ t.test('malformed answers map to 502 without crashing', async t => {
   }
   const { get } = await rawGateway(t, (req, sock) => { sock.write(answers[req.path]) })
   for (const path of Object.keys(answers)) {
+    // /chunk: the broken chunk size comes before any body byte went out, so the stored head is
+    // taken back and the client gets a 502 rather than a cut response.
     const res = await get(path).catch(err => ({ statusCode: 0, error: err as Error, body: null }))
-    if (path === '/chunk') {
-      // The status is already out when the chunk size is found broken: the response is cut.
-      const text = res.body ? await res.body.text().catch(() => 'cut') : 'cut'
-      t.equal(text, 'cut', `${path}: response cut`)
-    } else {
-      t.equal(res.statusCode, 502, `${path} → 502`)
-      if (res.body) await res.body.text()
-    }
+    t.equal(res.statusCode, 502, `${path} → 502`)
+    if (res.body) await res.body.text()
   }
+})
+
+t.test('a broken chunk after body bytes went out cuts the response', async t => {
+  const { get } = await rawGateway(t, (_req, sock) => {
+    sock.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n')
+    setTimeout(() => sock.write('zz\r\n'), 50)
+  })
+  const res = await get('/')
+  t.equal(res.statusCode, 200)
+  await t.rejects(res.body.text(), 'the client sees the truncation')
 })
 
 t.test('1xx answers are skipped; HEAD and 204 have no body and keep the connection', async t => {

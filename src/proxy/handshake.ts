@@ -3,25 +3,10 @@
 // framed as the upstream framed it (Content-Length, chunked, or until close), after which
 // the client connection is closed. A refused upgrade must never leave a raw tunnel behind:
 // the client's next request on that connection would reach the app unrouted.
-import { FRAMING_CHUNKED, FRAMING_LENGTH, FRAMING_UNTIL_CLOSE, NO_BODY, parseChunkSize, parseResponseHead, type ResponseHead } from './response-head.js'
+import { FRAMING_CHUNKED, FRAMING_LENGTH, FRAMING_UNTIL_CLOSE, NO_BODY, headEnd, parseChunkSize, parseResponseHead, type HeadEnd, type ResponseHead } from './response-head.js'
 
 /** Response head size limit while waiting for the answer. */
 export const MAX_ANSWER_HEAD = 64 * 1024
-
-/** Where an answer head ends: `text` is the head without its blank line, `body` the offset after it. */
-interface HeadEnd { text: number, body: number }
-
-/** The blank line ending a head; lines end with CRLF or a bare LF (RFC 9112 §2.2). */
-function headEnd (buf: Buffer): HeadEnd | null {
-  let lf = buf.indexOf(10)
-  while (lf !== -1) {
-    const text = lf > 0 && buf[lf - 1] === 13 ? lf - 1 : lf
-    if (buf[lf + 1] === 10) return { text, body: lf + 2 }
-    if (buf[lf + 1] === 13 && buf[lf + 2] === 10) return { text, body: lf + 3 }
-    lf = buf.indexOf(10, lf + 1)
-  }
-  return null
-}
 
 /** Still reading the answer's head. */
 export const ANSWER_PENDING = 0
@@ -45,9 +30,9 @@ export class HandshakeAnswer {
   /** Takes the next bytes from the upstream; returns one of the ANSWER_* results. */
   feed (chunk: Buffer): number {
     this.bytes = this.bytes.length === 0 ? chunk : Buffer.concat([this.bytes, chunk])
+    const end: HeadEnd = { text: 0, body: 0 }
     for (;;) {
-      const end = headEnd(this.bytes)
-      if (end === null) {
+      if (!headEnd(this.bytes, 0, end)) {
         if (this.bytes.length <= MAX_ANSWER_HEAD) return ANSWER_PENDING
         this.error = 'upgrade answer head too large'
         return ANSWER_BAD

@@ -61,6 +61,27 @@ function dropHeader (headers: string[], lower: string): void {
   }
 }
 
+/** Where a head ends: `text` is its length without the final line end and blank line, `body` where what follows starts. */
+export interface HeadEnd { text: number, body: number }
+
+/**
+ * Finds the blank line that ends a head in `buf`, searching from `from`; lines end with CRLF
+ * or a bare LF (RFC 9112 §2.2). Fills `out` and returns true, or false while incomplete.
+ */
+export function headEnd (buf: Buffer, from: number, out: HeadEnd): boolean {
+  let lf = buf.indexOf(10, from)
+  while (lf !== -1) {
+    const next = buf[lf + 1]
+    if (next === 10 || (next === 13 && buf[lf + 2] === 10)) {
+      out.text = lf > 0 && buf[lf - 1] === 13 ? lf - 1 : lf
+      out.body = lf + (next === 10 ? 2 : 3)
+      return true
+    }
+    lf = buf.indexOf(10, lf + 1)
+  }
+  return false
+}
+
 /** Response framing: no body (HEAD, 204, 304, Content-Length: 0). */
 export const NO_BODY = -1
 /** Content-Length bytes follow. */

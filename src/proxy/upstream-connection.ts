@@ -9,7 +9,7 @@
 import { connect, type Socket } from 'node:net'
 import { BODY_CHUNKED, BODY_NONE, upstreamError, type Exchange } from './exchange.js'
 import { pumpBody } from './request-body.js'
-import { FRAMING_CHUNKED, FRAMING_LENGTH, FRAMING_UNTIL_CLOSE, NO_BODY, parseChunkSize, parseResponseHead, type ResponseHead } from './response-head.js'
+import { FRAMING_CHUNKED, FRAMING_LENGTH, FRAMING_UNTIL_CLOSE, NO_BODY, headEnd, parseChunkSize, parseResponseHead, type HeadEnd, type ResponseHead } from './response-head.js'
 import type { Upstream } from './upstream.js'
 
 const CONNECT_TIMEOUT_MS = 5_000
@@ -26,29 +26,8 @@ export const MAX_TRAILERS = 64 * 1024
  */
 const READ_BUFFER = Buffer.allocUnsafeSlow(256 * 1024) // large reads: fewer syscalls per MiB streamed
 
-/**
- * Where a response head ends in `data` (searching from `from`): the index of the blank line's
- * first byte, with the body starting at `bodyAt.v`; -1 while incomplete. A line ends with CRLF
- * or a bare LF (RFC 9112 §2.2).
- */
-function headEnd (data: Buffer, from: number, bodyAt: { v: number }): number {
-  let lf = data.indexOf(10, from)
-  while (lf !== -1) {
-    const a = data[lf + 1]
-    if (a === 10) { bodyAt.v = lf + 2; return lf + 1 }
-    if (a === 13 && data[lf + 2] === 10) { bodyAt.v = lf + 3; return lf + 1 }
-    if (a === undefined || (a === 13 && lf + 2 >= data.length)) return -1
-    lf = data.indexOf(10, lf + 1)
-  }
-  return -1
-}
-const bodyAt = { v: 0 }
-
-/** The head's text ends before the last line terminator (the one before the blank line). */
-function lineBefore (data: Buffer, blank: number): number {
-  const lf = blank - 1
-  return lf > 0 && data[lf - 1] === 13 ? lf - 1 : lf
-}
+/** Where the head found in a read ends (reused: one read is parsed at a time). */
+const headAt: HeadEnd = { text: 0, body: 0 }
 /** Left in a connection's parsed head once its headers array went to the exchange. */
 const EMPTY: string[] = []
 
@@ -251,18 +230,18 @@ export class UpstreamConnection {
             from = Math.max(0, this.headBuf.length - 2)
             data = Buffer.concat([this.headBuf, data])
           }
-          const end = headEnd(data, from, bodyAt)
-          if (end === -1 || end > MAX_HEAD) {
-            if (end > MAX_HEAD || data.length > MAX_HEAD) { this.fail(upstreamError('upstream response head too large', 'HPE_HEADER_OVERFLOW')); return }
+          const found = headEnd(data, from, headAt)
+          if (!found || headAt.body > MAX_HEAD) {
+            if (found || data.length > MAX_HEAD) { this.fail(upstreamError('upstream response head too large', 'HPE_HEADER_OVERFLOW')); return }
             this.headBuf = this.headBuf !== null ? data : Buffer.from(data) // concat already copied
             return
           }
           this.headBuf = null
           chunk = data
           len = data.length
-          off = bodyAt.v
+          off = headAt.body
           this.more = off < len
-          if (!this.parseHead(x, data.toString('latin1', 0, lineBefore(data, end)))) return
+          if (!this.parseHead(x, data.toString('latin1', 0, headAt.text))) return
           // A body-less response completed: nothing may follow it (we never pipeline).
           if (this.exchange !== x) return
           break
