@@ -12,9 +12,6 @@ import type { Upstream } from './upstream.js'
 export const EVENTS_PATH = '/__wakegate/events'
 
 export class ColdPath {
-  /** Held requests, each with what answers it on shutdown. */
-  private readonly held = new Set<() => void>()
-
   constructor (private readonly gw: Gateway, private readonly clients: ClientClassifier) {}
 
   handle (req: IncomingMessage, res: ServerResponse, env: Env): void {
@@ -50,44 +47,19 @@ export class ColdPath {
     this.hold(req, res, env, 'request', route => gw.forward(req, res, env, route, env.coldPending === 'navigation' ? -1 : Date.now() - started))
   }
 
-  /** Answers every held request 503 (shutdown). */
-  shedHeld (): void {
-    for (const shed of [...this.held]) shed()
-  }
-
   /** Hold a request until the env is ready (bounded in count and time), then call `go`. */
   hold (req: IncomingMessage, res: ServerResponse, env: Env, cause: string, go: (route: Upstream) => void): void {
     const gw = this.gw
-    const app = env.app.config
-    if (env.held >= app.maxHeld) { gw.counters.rejected++; gw.sendError(res, 'WAKEGATE_HOLD_FULL'); return }
-    env.held++
-    gw.holding++
-    gw.counters.held++
-    let settled = false
-    const settle = () => {
-      if (settled) return false
-      settled = true
-      env.held--
-      gw.holding--
-      clearTimeout(timer)
-      req.removeListener('close', onClose)
-      this.held.delete(shed)
-      return true
-    }
-    // Shutdown: answered rather than reset with the connection.
-    const shed = () => { if (settle()) gw.sendError(res, 'WAKEGATE_SHUTTING_DOWN', undefined, { connection: 'close' }) }
-    this.held.add(shed)
-    const timer = setTimeout(() => {
-      if (settle()) gw.sendError(res, 'WAKEGATE_HOLD_TIMEOUT', `still ${env.state} after ${Math.round(app.holdTimeout / 1000)} s`)
-    }, app.holdTimeout)
-    // A client that gives up must not stay counted against the hold bound.
-    const onClose = () => { if (!res.writableEnded && !res.headersSent) settle() }
-    req.once('close', onClose)
-    gw.manager.wake(env, cause, true).then(route => {
-      if (!settle()) return
-      if (res.destroyed) return
-      go(route)
-    }, err => { if (settle()) gw.sendWakegateError(res, err) })
+    const held = gw.holds.hold(env, cause, {
+      watch: fn => {
+        const onClose = () => { if (!res.writableEnded && !res.headersSent) fn() }
+        req.once('close', onClose)
+        return () => req.removeListener('close', onClose)
+      },
+      get gone () { return res.destroyed },
+      fail: info => gw.sendErrorInfo(res, info, info.code === 'WAKEGATE_SHUTTING_DOWN' ? { connection: 'close' } : undefined)
+    }, go)
+    if (!held) { gw.counters.rejected++; gw.sendError(res, 'WAKEGATE_HOLD_FULL') }
   }
 
   private waking (req: IncomingMessage, res: ServerResponse, env: Env): void {

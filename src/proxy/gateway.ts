@@ -15,6 +15,7 @@ import { ClientClassifier } from './clients.js'
 import { errorResponse, wantsHtml } from './error-response.js'
 import { ColdPath, EVENTS_PATH } from './cold.js'
 import { UpgradeProxy } from './upgrade.js'
+import { Holds } from './hold.js'
 import { ALLOW, TARGET_ASTERISK, TARGET_ORIGIN, duplicateHost, normaliseTarget } from './request-target.js'
 import type { Upstream } from './upstream.js'
 
@@ -42,6 +43,8 @@ export class Gateway implements ForwardHost {
   /** Open tunnels and held requests in the worker processes (cluster mode; kept by the primary). */
   readonly remote = { tunnels: 0, held: 0 }
   readonly cold: ColdPath
+  /** Requests and upgrades held while their env wakes. */
+  readonly holds: Holds
   readonly upgrades: UpgradeProxy
   shuttingDown = false
 
@@ -55,6 +58,7 @@ export class Gateway implements ForwardHost {
     this.router = new HostRouter(config.apps)
     this.staticHeaders = config.proxy.noindex ? ['x-robots-tag', 'noindex, nofollow'] : null
     this.appendForwarded = config.proxy.xForwarded === 'append'
+    this.holds = new Holds(this)
     this.cold = new ColdPath(this, new ClientClassifier(config.proxy.previewBots))
     this.upgrades = new UpgradeProxy(this)
     // End of a drain: long streams on the old generation are told to reconnect.
@@ -126,8 +130,7 @@ export class Gateway implements ForwardHost {
 
   /** Shutdown: every request and upgrade still held for a wake is answered 503 now. */
   shedHeld (): void {
-    this.cold.shedHeld()
-    this.upgrades.shedHeld()
+    this.holds.shed()
   }
 
   responseCut (fwd: Forward, err: NodeJS.ErrnoException): void {

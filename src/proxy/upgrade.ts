@@ -32,8 +32,6 @@ const LINGER_MS = 5_000
 export class UpgradeProxy {
   /** Open tunnels, for drain and shutdown. */
   readonly tunnels = new Set<Tunnel>()
-  /** Upgrades held while their env wakes: answered 503 on shutdown. */
-  private readonly held = new Set<() => void>()
   /** Handshakes sent upstream and not yet answered (or relaying a non-101 answer): ended on shutdown. */
   private readonly pending = new Set<() => void>()
 
@@ -67,32 +65,12 @@ export class UpgradeProxy {
     if (gw.shuttingDown) { reject(client, 'WAKEGATE_SHUTTING_DOWN'); return }
     if (env.route && env.state === 'running') { this.pipe(req, client, head, env, env.route); return }
     if (env.state === 'destroyed') { reject(client, 'WAKEGATE_ENV_DESTROYED'); return }
-    const app = env.app.config
-    if (env.held >= app.maxHeld) { reject(client, 'WAKEGATE_HOLD_FULL'); return }
-    env.held++
-    gw.holding++
-    let settled = false
-    const settle = () => {
-      if (settled) return false
-      settled = true
-      env.held--
-      gw.holding--
-      clearTimeout(timer)
-      this.held.delete(shed)
-      return true
-    }
-    const shed = () => { if (settle()) reject(client, 'WAKEGATE_SHUTTING_DOWN') }
-    this.held.add(shed)
-    const timer = setTimeout(() => { if (settle()) reject(client, 'WAKEGATE_HOLD_TIMEOUT') }, app.holdTimeout)
-    client.once('close', settle)
-    gw.manager.wake(env, 'websocket', true).then(route => {
-      if (settle() && !client.destroyed) this.pipe(req, client, head, env, route)
-    }, err => { if (settle()) reject(client, errorInfo(err)) })
-  }
-
-  /** Answers every held upgrade 503 (shutdown). */
-  shedHeld (): void {
-    for (const shed of [...this.held]) shed()
+    const held = gw.holds.hold(env, 'websocket', {
+      watch: fn => { client.once('close', fn); return () => client.removeListener('close', fn) },
+      get gone () { return client.destroyed },
+      fail: info => reject(client, info)
+    }, route => this.pipe(req, client, head, env, route))
+    if (!held) reject(client, 'WAKEGATE_HOLD_FULL')
   }
 
   /**
