@@ -12,6 +12,7 @@ import { Env, appRuntime, backoffError, envRecord, wakeWaiters, type AppRuntime,
 import { pollersFor, type StatusPoller } from './poller.js'
 import { launchTask, type LaunchKind, type LaunchOutcome } from './launch.js'
 import { drainGeneration } from './drain.js'
+import type { EnvDirectory } from './directory.js'
 
 export interface ManagerOptions {
   config: ResolvedConfig
@@ -24,7 +25,7 @@ export interface ManagerOptions {
 
 export interface PrInfo { branch?: string, sha?: string, title?: string, author?: string, source: string }
 
-export class EnvManager extends EventEmitter {
+export class EnvManager extends EventEmitter implements EnvDirectory {
   readonly apps = new Map<string, AppRuntime>()
   readonly envs = new Map<string, Env>()
   /** Envs with a task (waking/running/stopping): the reaper walks only these. */

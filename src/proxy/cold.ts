@@ -37,7 +37,7 @@ export class ColdPath {
     }
     if (isNavigation(req)) {
       // Start the wake, answer at once with a page that follows it.
-      this.gw.manager.wake(env, 'browser', 'navigation').catch(() => {})
+      this.gw.directory.wake(env, 'browser', 'navigation').catch(() => {})
       if (env.route && env.state === 'running') { gw.forward(req, res, env, env.route, 0); return }
       this.waking(req, res, env)
       return
@@ -78,7 +78,7 @@ export class ColdPath {
     }))
   }
 
-  /** Inside the failure backoff: what manager.wake rejects with, as a page or JSON. */
+  /** Inside the failure backoff: what a wake rejects with, as a page or JSON. */
   private failed (res: ServerResponse, env: Env): void {
     this.gw.sendErrorInfo(res, backoffError(env).info(), undefined, `PR #${env.pr} of ${env.app.config.name} could not be started`)
   }

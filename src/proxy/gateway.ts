@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Logger } from 'pino'
 import type { ResolvedConfig } from '../config/load.js'
-import type { EnvManager } from '../lifecycle/manager.js'
+import type { EnvDirectory } from '../lifecycle/directory.js'
 import type { Env } from '../lifecycle/env.js'
 import { HostRouter } from '../routing/router.js'
 import { errorInfo, type ErrorCode, type ErrorInfo } from '../errors.js'
@@ -50,7 +50,8 @@ export class Gateway implements ForwardHost {
 
   constructor (
     readonly config: ResolvedConfig,
-    readonly manager: EnvManager,
+    /** The lifecycle as the proxy sees it (in-process manager, or a worker's mirror). */
+    readonly directory: EnvDirectory,
     readonly log: Logger,
     /** Requests for hosts that are not env hosts. */
     private readonly fallback: (req: IncomingMessage, res: ServerResponse) => void
@@ -62,7 +63,7 @@ export class Gateway implements ForwardHost {
     this.cold = new ColdPath(this, new ClientClassifier(config.proxy.previewBots))
     this.upgrades = new UpgradeProxy(this)
     // End of a drain: long streams on the old generation are told to reconnect.
-    manager.on('drain-timeout', (_env: Env, upstream: Upstream) => {
+    directory.on('drain-timeout', (_env: Env, upstream: Upstream) => {
       this.upgrades.closeUpstream(upstream, 1012)
       for (const s of upstream.sse) s.endCleanly()
     })
@@ -80,10 +81,10 @@ export class Gateway implements ForwardHost {
       else this.fallback(req, res)
       return
     }
-    const env = this.manager.envs.get(m.key) ?? this.manager.lookup(m.app, m.pr)
+    const env = this.directory.envs.get(m.key) ?? this.directory.lookup(m.app, m.pr)
     if (env === undefined) {
-      if (this.manager.prResolver === undefined) { this.sendError(res, 'WAKEGATE_UNKNOWN_PR'); return }
-      this.manager.resolveUnknown(m.app, m.pr).then(found => {
+      if (this.directory.prResolver === undefined) { this.sendError(res, 'WAKEGATE_UNKNOWN_PR'); return }
+      this.directory.resolveUnknown(m.app, m.pr).then(found => {
         if (found === undefined) this.sendError(res, 'WAKEGATE_UNKNOWN_PR')
         else this.handleEnv(req, res, found)
       }, err => this.sendWakegateError(res, err))
@@ -126,7 +127,7 @@ export class Gateway implements ForwardHost {
     new Forward(this, req, res, env, route, waited, attempt).start()
   }
 
-  coldServed (env: Env): void { this.manager.coldServed(env) }
+  coldServed (env: Env): void { this.directory.coldServed(env) }
 
   /** Shutdown: every request and upgrade still held for a wake is answered 503 now. */
   shedHeld (): void {
@@ -145,8 +146,8 @@ export class Gateway implements ForwardHost {
     const refused = code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH'
     const reset = code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE'
     this.log.warn({ env: env.key, code, err: err.message, generation: upstream.generation }, 'upstream request failed')
-    if (refused) this.manager.taskLost(env, upstream, `connection refused by ${upstream.origin}`)
-    else if (reset) this.manager.checkTask(env, upstream)
+    if (refused) this.directory.taskLost(env, upstream, `connection refused by ${upstream.origin}`)
+    else if (reset) this.directory.checkTask(env, upstream)
     if ((refused || reset) && fwd.retryable && !this.shuttingDown) {
       // Passive health: the task is being replaced; send this request once more when ready.
       this.counters.retries++

@@ -51,7 +51,7 @@ export class Holds {
     }, app.holdTimeout)
     // A client that gives up must not stay counted against the bound.
     const unwatch = client.watch(() => { settle() })
-    gw.manager.wake(env, cause, true).then(route => {
+    gw.directory.wake(env, cause, true).then(route => {
       if (settle() && !client.gone) go(route)
     }, err => { if (settle()) client.fail(errorInfo(err)) })
     return true

@@ -48,10 +48,10 @@ export class UpgradeProxy {
     const host = req.headers.host
     const m = gw.router.match(host)
     if (m === null) { reject(client, duplicateHost(host) ? 'WAKEGATE_BAD_HOST' : 'WAKEGATE_UNKNOWN_HOST'); return }
-    const env = gw.manager.envs.get(m.key) ?? gw.manager.lookup(m.app, m.pr)
+    const env = gw.directory.envs.get(m.key) ?? gw.directory.lookup(m.app, m.pr)
     if (env === undefined) {
-      if (!gw.manager.prResolver) { reject(client, 'WAKEGATE_UNKNOWN_PR'); return }
-      gw.manager.resolveUnknown(m.app, m.pr).then(found => {
+      if (!gw.directory.prResolver) { reject(client, 'WAKEGATE_UNKNOWN_PR'); return }
+      gw.directory.resolveUnknown(m.app, m.pr).then(found => {
         if (found) this.handleEnv(req, client, head, found)
         else reject(client, 'WAKEGATE_UNKNOWN_PR')
       }, err => reject(client, errorInfo(err, 'WAKEGATE_PR_LOOKUP_FAILED')))
@@ -152,7 +152,7 @@ export class UpgradeProxy {
       if (!inflight || body !== null) return // close follows
       if (err.code === 'ECONNREFUSED') {
         gw.log.warn({ env: env.key, code: err.code }, 'upgrade: upstream unreachable')
-        gw.manager.taskLost(env, upstream, `connection refused by ${upstream.origin}`)
+        gw.directory.taskLost(env, upstream, `connection refused by ${upstream.origin}`)
         fail('WAKEGATE_UPSTREAM_REFUSED', err.code)
       } else fail('WAKEGATE_UPSTREAM_RESET', err.code)
     })
