@@ -1,5 +1,5 @@
 import t from 'tap'
-import { transition, initialState, type MachineState, type LifecycleEvent } from '../src/lifecycle/machine.js'
+import { transition, initialState, type EnvState, type MachineState, type LifecycleEvent } from '../src/lifecycle/machine.js'
 
 const run = (s: MachineState, ...evs: LifecycleEvent[]) => {
   let cur = s
@@ -158,4 +158,41 @@ t.test('waiters are failed with the code of what happened; the failed state keep
   t.equal(again.state, 'waking')
   t.equal(again.code, '', 'cleared by the next start')
   t.equal(initialState().code, '')
+})
+
+t.test('every state × event: the next state and effects, or no change', async t => {
+  // failedAt 950 at now 1000 with a 100 ms backoff: a failed env is inside its backoff.
+  const base = (state: EnvState): MachineState => ({ ...initialState(), state, generation: 2, failedAt: state === 'failed' ? 950 : 0 })
+  const events: LifecycleEvent[] = [
+    { type: 'wake', cause: 'x' }, { type: 'ready' }, { type: 'wake-failed', code: 'WAKEGATE_WAKE_TIMEOUT', reason: 'r' }, { type: 'idle' },
+    { type: 'sleep', cause: 'c' }, { type: 'stopped' }, { type: 'task-lost', reason: 'l' }, { type: 'destroy' },
+    { type: 'adopt', generation: 3 }, { type: 'adopt', generation: 3, starting: true }, { type: 'redeploy' }, { type: 'clear-backoff' },
+    { type: 'pending-ready', generation: 3 }, { type: 'pending-failed', generation: 3, reason: 'p' }, { type: 'revive' }
+  ]
+  const D = 'destroyed[drop-route,fail-waiters]'
+  const DS = 'destroyed[stop-task,drop-route,fail-waiters]'
+  const expected: Record<EnvState, string[]> = {
+    asleep: ['waking[start-task]', '-', '-', '-', '-', '-', '-', D, 'running[release-waiters]', 'waking[start-task]', '-', '-', '-', '-', '-'],
+    waking: ['-', 'running[release-waiters]', 'failed[stop-task,fail-waiters]', '-', 'stopping[stop-task,fail-waiters]', '-', '-', DS, '-', '-', '-', '-', '-', '-', '-'],
+    running: ['-', '-', '-', 'stopping[drop-route,stop-task]', 'stopping[drop-route,stop-task]', '-', 'waking[drop-route,stop-task,start-task]', DS, '-', 'running[start-pending]', 'running[start-pending]', '-', '-', '-', '-'],
+    stopping: ['stopping[]', '-', '-', '-', '-', 'asleep[]', '-', DS, '-', '-', '-', '-', '-', '-', '-'],
+    failed: ['-', '-', '-', '-', '-', '-', '-', D, 'running[release-waiters]', 'waking[start-task]', '-', 'failed[]', '-', '-', '-'],
+    destroyed: ['-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', 'asleep[]']
+  }
+  for (const state of Object.keys(expected) as EnvState[]) {
+    events.forEach((ev, i) => {
+      const r = transition(base(state), ev, 1000, 100)
+      const got = r.changed ? `${r.next.state}[${r.effects.map(e => e.type).join(',')}]` : '-'
+      t.equal(got, expected[state][i], `${state} × ${ev.type}${ev.type === 'adopt' && ev.starting ? ' (starting)' : ''}`)
+    })
+  }
+})
+
+t.test('revive: only a destroyed env comes back, asleep and without its old failure', async t => {
+  const destroyed = run(initialState(), { type: 'wake', cause: 'x' }, { type: 'wake-failed', code: 'WAKEGATE_TASK_EXITED', reason: 'exit 1' }, { type: 'destroy' }).s
+  const r = transition(destroyed, { type: 'revive' }, 5000, 100)
+  t.equal(r.next.state, 'asleep')
+  t.equal(r.next.reason, '')
+  t.equal(r.next.code, '')
+  t.equal(r.next.generation, destroyed.generation, 'generations keep counting up')
 })

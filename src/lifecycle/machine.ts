@@ -35,6 +35,8 @@ export type LifecycleEvent =
    * progress, or the pending generation beside a running task.
    */
   | { type: 'adopt', generation: number, starting?: boolean }
+  /** A closed PR reopened: its destroyed env may wake again. */
+  | { type: 'revive' }
   /** New code (a push): start the next generation beside the current one. */
   | { type: 'redeploy' }
   /** New code for a failed env: the next request may try again at once. */
@@ -74,7 +76,9 @@ const same = (s: MachineState): Transition => ({ next: s, effects: [], changed: 
  *   by every request).
  */
 export function transition (s: MachineState, ev: LifecycleEvent, now: number, backoff: number): Transition {
-  if (s.state === 'destroyed') return same(s)
+  if (s.state === 'destroyed') {
+    return ev.type === 'revive' ? { next: { ...s, state: 'asleep', reason: '', code: '' }, effects: [], changed: true } : same(s)
+  }
   if (ev.type === 'destroy') {
     const effects: Effect[] = [{ type: 'drop-route' }, { type: 'fail-waiters', code: 'WAKEGATE_ENV_DESTROYED', reason: '' }]
     if (s.state === 'running' || s.state === 'waking' || s.state === 'stopping') effects.unshift({ type: 'stop-task', reason: 'PR closed' })

@@ -106,7 +106,7 @@ export class EnvManager extends EventEmitter implements EnvDirectory {
       if (info.title !== undefined) env.title = info.title
       if (info.author !== undefined) env.author = info.author
       if (info.sha) env.sha = info.sha
-      if (env.state === 'destroyed') this.revive(env)
+      if (env.state === 'destroyed') this.apply(env, { type: 'revive' })
     } else {
       env = new Env(rt, pr, { branch: info.branch ?? 'main', sha: info.sha ?? '0000000', title: info.title, author: info.author, source: info.source })
       this.envs.set(env.key, env)
@@ -114,11 +114,6 @@ export class EnvManager extends EventEmitter implements EnvDirectory {
     }
     this.persist(env)
     return env
-  }
-
-  private revive (env: Env): void {
-    env.m = { ...env.m, state: 'asleep', reason: '' }
-    this.emitEvent(env.emit({ type: 'state', state: 'asleep', message: 'reopened' }))
   }
 
   /**
