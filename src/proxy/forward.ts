@@ -52,7 +52,7 @@ function giveChunk (b: Buffer): void { if (spareChunks.length < 16) spareChunks.
  */
 function takeBackHead (res: ServerResponse): boolean {
   const r = res as ServerResponse & { _header: string | null, _headerSent: boolean }
-  if (r._headerSent || typeof r._header !== 'string') return false
+  if (r._headerSent !== false || typeof r._header !== 'string') return false // only where Node keeps these fields as expected
   r._header = null
   return true
 }
