@@ -6,6 +6,7 @@ export { loadConfigFile, parseConfigText, validateConfig, ConfigSchema, type Res
 export type { Backend, TaskSpec, TaskRef, TaskStatus, TaskPhase } from './backends/backend.js'
 export { BackendError } from './backends/backend.js'
 export { createBackend } from './backends/index.js'
-export type { Store, EnvRecord, Lock, StoreEvent } from './stores/store.js'
+export type { Store, EnvRecord, StoredRecord, PutOptions, Lock, StoreEvent } from './stores/store.js'
+export { StaleWriteError } from './stores/store.js'
 export { MemoryStore } from './stores/memory.js'
 export { ConfigError, WakegateError, catalogue, type ErrorCode } from './errors.js'

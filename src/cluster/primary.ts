@@ -63,7 +63,7 @@ function workerEntry (): string {
 function notifyingStore (inner: Store, dirty: (key: string) => void): Store {
   return new Proxy(inner, {
     get (target, prop, receiver) {
-      if (prop === 'put') return (record: { key: string }) => { dirty(record.key); return target.put(record as Parameters<Store['put']>[0]) }
+      if (prop === 'put') return (...args: Parameters<Store['put']>) => { dirty(args[0].key); return target.put(...args) }
       const v = Reflect.get(target, prop, receiver)
       return typeof v === 'function' ? v.bind(target) : v
     }

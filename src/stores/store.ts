@@ -1,5 +1,7 @@
 // The seam for shared state: env records, wake locks, last-seen times, events between
-// replicas and webhook delivery ids. The hot path never awaits a store.
+// replicas and webhook delivery ids. The hot path never awaits a store. Shaped for several
+// gateway replicas on one store: records carry a version (compare-and-set) and writes can
+// carry a fencing token, so a replica whose lock lapsed cannot overwrite a newer holder.
 import type { EnvState } from '../lifecycle/machine.js'
 import type { TaskRef } from '../backends/backend.js'
 
@@ -25,32 +27,72 @@ export interface EnvRecord {
   meta?: Record<string, string | number | boolean>
 }
 
+/** A record as read back: `version` grows by one with every accepted write of that key. */
+export type StoredRecord = EnvRecord & { version: number }
+
+export interface PutOptions {
+  /**
+   * Compare-and-set: write only when the record's current version is this one
+   * (0 = only when the record does not exist). Versions are never reused for a key,
+   * not even after a delete, so a version read before a delete cannot match after it.
+   */
+  ifVersion?: number
+  /**
+   * Fencing token (from `lock`): rejected when older than the newest fence a write of
+   * this key has carried. Writes without a fence are not checked.
+   */
+  fence?: number
+}
+
+/** A put refused by `ifVersion` or `fence`; nothing was written. */
+export class StaleWriteError extends Error {
+  readonly code = 'WAKEGATE_STALE_WRITE'
+  constructor (
+    readonly key: string,
+    readonly reason: 'version' | 'fence',
+    /** The record's current version (reason version) or the newest fence seen (reason fence). */
+    readonly current: number,
+    readonly offered: number
+  ) {
+    super(`stale write of ${key}: ${reason} ${offered} offered, store has ${current}`)
+    this.name = 'StaleWriteError'
+  }
+}
+
 export interface Lock {
   key: string
-  /** Monotonic fencing token: a write carrying an older token than the store has seen is stale. */
+  /** Fencing token: strictly increasing per lock key, across every process on the store. */
   token: number
+  /** Extend the lock to ttl ms from now (default: the ttl it was taken with). False when no longer held. */
+  renew (ttl?: number): Promise<boolean>
+  /** Give the lock up if still its holder; a lapsed lock taken by someone else is left alone. */
   release (): Promise<void>
 }
 
 export interface StoreEvent {
   type: string
   key?: string
+  /** Set by `publish` to the publishing store's `id`, so a replica can skip its own events. */
   origin?: string
   [field: string]: unknown
 }
 
 export interface Store {
   readonly kind: string
-  get (key: string): Promise<EnvRecord | undefined>
-  put (record: EnvRecord): Promise<void>
+  /** This store instance (one per replica): the `origin` of the events it publishes. */
+  readonly id: string
+  get (key: string): Promise<StoredRecord | undefined>
+  /** Resolves with the new version, or rejects with StaleWriteError. A `version` field on the record is ignored. */
+  put (record: EnvRecord, opts?: PutOptions): Promise<number>
   delete (key: string): Promise<void>
-  list (): Promise<EnvRecord[]>
+  list (): Promise<StoredRecord[]>
   /** Acquire an exclusive lock for ttl ms, or null when somebody else holds it. */
   lock (key: string, ttl: number): Promise<Lock | null>
-  /** Note activity; cheap, called in batches. */
+  /** Note activity; cheap, called in batches. Last-seen only ever moves forward. */
   touch (entries: Array<[key: string, at: number]>): Promise<void>
   /** Keys whose last activity is older than `before`. */
   expired (before: number): Promise<string[]>
+  /** Deliver to every subscriber of every store instance sharing this store, this one's included. */
   publish (event: StoreEvent): Promise<void>
   subscribe (fn: (event: StoreEvent) => void): () => void
   /** True the first time a delivery id is seen (within the ttl), false after. */
@@ -60,4 +102,11 @@ export interface Store {
   /** Whether the store can be reached right now (health, metrics). */
   healthy (): boolean
   close (): Promise<void>
+}
+
+/** The record without its read-back version: what a store keeps as the record's body. */
+export function recordBody (record: EnvRecord | StoredRecord): EnvRecord {
+  if (!('version' in record)) return record
+  const { version: _version, ...body } = record
+  return body
 }
