@@ -43,3 +43,16 @@ t.test('redis down: healthy false, writes reject at once; back up: healthy and w
   await until(() => events.length === 1, 'event after the outage')
   t.match(events, [{ type: 'after', origin: b.id }])
 })
+
+t.test('calls in flight when Redis dies settle (resolved or rejected), none left waiting', async t => {
+  const server = await startRedis()
+  t.teardown(() => server.close())
+  const s = new RedisStore({ url: server.url, keyPrefix: 'inflight:' })
+  t.teardown(() => s.close())
+  await s.ready()
+  const calls = Array.from({ length: 500 }, (_, i) => s.put(record(`app/${i}`)))
+  await server.stop()
+  const outcomes = await Promise.all(calls.map(c => outcome(c)))
+  t.equal(outcomes.filter(o => o === 'pending').length, 0, 'none pending')
+  t.equal(outcomes.length, 500)
+})

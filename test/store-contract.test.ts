@@ -14,6 +14,23 @@ storeContract(t, {
   }
 })
 
+t.test('memory: lock and delivery-id expiry follow the injected clock', async t => {
+  let now = 1_000
+  const s = new MemoryStore({ now: () => now })
+  const l = await s.lock('k', 200)
+  t.equal(await s.firstDelivery('d', 200), true)
+  now += 199
+  t.equal(await s.lock('k', 200), null, 'held until the ttl')
+  t.equal(await s.firstDelivery('d', 200), false)
+  t.equal(await l!.renew(), true, 'renewed for another 200')
+  now += 150
+  t.equal(await s.lock('k', 200), null, 'held past the first ttl')
+  t.equal(await s.firstDelivery('d', 200), true, 'delivery id expired')
+  now += 50
+  t.equal(await l!.renew(), false, 'lapsed')
+  t.ok(await s.lock('k', 200), 'taken after expiry')
+})
+
 const server = await startRedis()
 t.teardown(() => server.close())
 let spaces = 0

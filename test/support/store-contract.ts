@@ -120,10 +120,10 @@ export function storeContract (t: Test, target: StoreTarget): void {
 
   t.test(`${target.name}: a lock expires after its ttl; the lapsed holder can neither renew nor release`, async t => {
     const [a, b] = await pair(t)
-    const old = await a.lock('k', 150)
+    const old = await a.lock('k', 200)
     t.ok(old)
-    t.equal(await b.lock('k', 150), null, 'held')
-    await sleep(300)
+    t.equal(await b.lock('k', 200), null, 'held')
+    await sleep(400)
     const next = await b.lock('k', 5000)
     t.ok(next, 'taken after expiry')
     t.ok(next!.token > old!.token)
@@ -184,10 +184,10 @@ export function storeContract (t: Test, target: StoreTarget): void {
     t.equal(await a.firstDelivery('github:1', 60_000), false)
     await b.forgetDelivery('github:1')
     t.equal(await a.firstDelivery('github:1', 60_000), true, 'after forget')
-    t.equal(await a.firstDelivery('github:2', 150), true)
-    t.equal(await b.firstDelivery('github:2', 150), false)
-    await sleep(300)
-    t.equal(await b.firstDelivery('github:2', 150), true, 'after the ttl')
+    t.equal(await a.firstDelivery('github:2', 200), true)
+    t.equal(await b.firstDelivery('github:2', 200), false)
+    await sleep(400)
+    t.equal(await b.firstDelivery('github:2', 200), true, 'after the ttl')
   })
 
   t.test(`${target.name}: list and delete`, async t => {
