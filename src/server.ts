@@ -1,7 +1,7 @@
 // Wires config, store, backends, lifecycle, the public gateway and the admin listener, and
 // shuts them down in order.
 import type { Server } from 'node:http'
-import { Server as NetServer, type AddressInfo, type Socket } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { ResolvedConfig } from './config/load.js'
@@ -11,9 +11,8 @@ import type { Store } from './stores/store.js'
 import { MemoryStore } from './stores/memory.js'
 import { EnvManager } from './lifecycle/manager.js'
 import { Reconciler } from './lifecycle/reconcile.js'
-import type { Env } from './lifecycle/env.js'
 import { Gateway } from './proxy/gateway.js'
-import { createPublicServer } from './proxy/listener.js'
+import { closePublicServer, createPublicServer } from './proxy/listener.js'
 import { replyError } from './proxy/error-response.js'
 import { createAdmin } from './admin/server.js'
 import { createMetrics } from './admin/metrics.js'
@@ -126,39 +125,7 @@ async function shutdown (wg: Wakegate, grace: number): Promise<void> {
   if (gateway.shuttingDown) return
   gateway.shuttingDown = true
   log.info('shutting down')
-  // net.Server#close: stop listening without http.Server's immediate closing of idle
-  // keep-alive connections, which races with requests clients are sending on them.
-  const closed = new Promise<void>(resolve => NetServer.prototype.close.call(server, () => resolve()))
-  const started = Date.now()
-  const deadline = started + grace
-  const settle = Math.min(grace, 1000)
-  const upstreamsOf = (env: Env) => [env.route, ...[...env.draining].map(d => d.upstream)]
-  const inflight = () => {
-    let n = gateway.holding // held for a wake: served if it ends within the grace
-    for (const env of manager.active) {
-      n += env.inflight
-      for (const up of upstreamsOf(env)) if (up) n -= up.sse.size // event streams do not end by themselves
-    }
-    return n
-  }
-  while (Date.now() < deadline && wg.connections.size > 0 && (inflight() > 0 || Date.now() - started < settle)) {
-    await new Promise(resolve => setTimeout(resolve, 25))
-  }
-  // Requests still held for a wake get a 503 with Connection: close, not a reset.
-  gateway.shedHeld()
-  server.closeIdleConnections()
-  // Requests are answered (or the grace is over): WebSockets get 1001, event streams end.
-  gateway.upgrades.closeAll(1001)
-  for (const env of manager.active) for (const up of upstreamsOf(env)) if (up) for (const s of up.sse) s.endCleanly()
-  // A moment for answered connections (held ones told Connection: close, tunnels sent their
-  // close frames) to close on their own rather than be cut; ended event streams leave idle ones.
-  const flushBy = Date.now() + 1000
-  while (wg.connections.size > 0 && Date.now() < flushBy) {
-    await new Promise(resolve => setTimeout(resolve, 25))
-    server.closeIdleConnections()
-  }
-  server.closeAllConnections()
-  await closed
+  await closePublicServer({ server, connections: wg.connections }, gateway, grace)
   await wg.adminApp?.close()
   await wg.github?.close()
   await manager.close()

@@ -11,7 +11,7 @@ import { EnvManager } from '../lifecycle/manager.js'
 import { Env, wakeWaiters, type EnvEvent } from '../lifecycle/env.js'
 import { MemoryStore } from '../stores/memory.js'
 import { Gateway, type GatewayCounters } from '../proxy/gateway.js'
-import { createPublicServer } from '../proxy/listener.js'
+import { closePublicServer, createPublicServer } from '../proxy/listener.js'
 import { Upstream } from '../proxy/upstream.js'
 import { HOP, forwardRequestHeaders } from '../proxy/headers.js'
 import { WakegateError } from '../errors.js'
@@ -293,30 +293,9 @@ export async function runWorker (): Promise<void> {
   if (a && typeof a === 'object') send({ t: 'ready', port: a.port, address: a.address })
 }
 
-/** As server.ts's shutdown, for one worker: finish what is in flight, then close. */
+/** The public listener closes as in a single process; then the last activity report. */
 async function shutdownWorker (server: Server, manager: WorkerManager, gateway: Gateway, connections: Set<Socket>, grace: number): Promise<void> {
-  const closed = new Promise<void>(resolve => server.close(() => resolve()))
-  const deadline = Date.now() + grace
-  const inflight = () => {
-    let n = gateway.holding // held for a wake: served if it ends within the grace
-    for (const env of manager.envs.values()) n += env.inflight - (env.route ? env.route.sse.size : 0)
-    return n
-  }
-  const started = Date.now()
-  while (Date.now() < deadline && connections.size > 0 && (inflight() > 0 || Date.now() - started < Math.min(grace, 1000))) {
-    await new Promise(resolve => setTimeout(resolve, 25))
-  }
-  gateway.shedHeld() // 503 + Connection: close rather than a reset
-  server.closeIdleConnections()
-  gateway.upgrades.closeAll(1001)
-  for (const env of manager.envs.values()) if (env.route) for (const s of env.route.sse) s.endCleanly()
-  const flushBy = Date.now() + 1000
-  while (connections.size > 0 && Date.now() < flushBy) {
-    await new Promise(resolve => setTimeout(resolve, 25))
-    server.closeIdleConnections()
-  }
-  server.closeAllConnections()
-  await closed
+  await closePublicServer({ server, connections }, gateway, grace)
   manager.reap() // last activity report
   await manager.close()
 }

@@ -12,11 +12,12 @@
 //   is closed; either way the upstream exchange is aborted with the client's socket.
 // - keep-alive: Node's keepAliveTimeout between requests.
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http'
-import type { Socket } from 'node:net'
+import { Server as NetServer, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { ResolvedConfig } from '../config/load.js'
 import { formatDuration } from '../config/duration.js'
 import type { Gateway } from './gateway.js'
+import type { Upstream } from './upstream.js'
 import { rawErrorResponse } from './error-response.js'
 import { ALLOW } from './request-target.js'
 
@@ -111,4 +112,51 @@ function onClientError (err: NodeJS.ErrnoException, sock: Duplex): void {
     : err.code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW' ? '413 Payload Too Large'
       : '400 Bad Request'
   sock.end(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`, () => sock.destroy())
+}
+
+/**
+ * Graceful stop of the public listener, the same in a single process and in a cluster
+ * worker: stop accepting connections; requests arriving on open ones are still served (with
+ * `Connection: close`, set by the gateway once `shuttingDown`). Once nothing is in flight
+ * (held requests count) and connections had a moment to finish, or `grace` is over: what is
+ * still held gets 503, idle connections close, WebSockets get 1001, event streams end, and
+ * answered connections get a second to close on their own before the rest are cut.
+ */
+export async function closePublicServer ({ server, connections }: PublicServer, gateway: Gateway, grace: number): Promise<void> {
+  // net.Server#close: stop listening without http.Server's immediate closing of idle
+  // keep-alive connections, which races with requests clients are sending on them.
+  const closed = new Promise<void>(resolve => NetServer.prototype.close.call(server, () => resolve()))
+  const started = Date.now()
+  const deadline = started + grace
+  const settle = Math.min(grace, 1000)
+  const envs = gateway.directory.envs
+  const upstreams = function * (): Generator<Upstream> {
+    for (const env of envs.values()) {
+      if (env.route) yield env.route
+      for (const d of env.draining) yield d.upstream
+    }
+  }
+  const inflight = () => {
+    let n = gateway.holding // held for a wake: served if it ends within the grace
+    for (const env of envs.values()) n += env.inflight
+    for (const up of upstreams()) n -= up.sse.size // event streams do not end by themselves
+    return n
+  }
+  while (Date.now() < deadline && connections.size > 0 && (inflight() > 0 || Date.now() - started < settle)) {
+    await new Promise(resolve => setTimeout(resolve, 25))
+  }
+  // Requests still held for a wake get a 503 with Connection: close, not a reset.
+  gateway.shedHeld()
+  server.closeIdleConnections()
+  gateway.upgrades.closeAll(1001)
+  for (const up of upstreams()) for (const s of up.sse) s.endCleanly()
+  // A moment for answered connections (held ones told Connection: close, tunnels sent their
+  // close frames) to close on their own rather than be cut; ended event streams leave idle ones.
+  const flushBy = Date.now() + 1000
+  while (connections.size > 0 && Date.now() < flushBy) {
+    await new Promise(resolve => setTimeout(resolve, 25))
+    server.closeIdleConnections()
+  }
+  server.closeAllConnections()
+  await closed
 }
