@@ -3,10 +3,7 @@
 // framed as the upstream framed it (Content-Length, chunked, or until close), after which
 // the client connection is closed. A refused upgrade must never leave a raw tunnel behind:
 // the client's next request on that connection would reach the app unrouted.
-import { FRAMING_CHUNKED, FRAMING_LENGTH, FRAMING_UNTIL_CLOSE, NO_BODY, headEnd, parseChunkSize, parseResponseHead, type HeadEnd, type ResponseHead } from './response-head.js'
-
-/** Response head size limit while waiting for the answer. */
-export const MAX_ANSWER_HEAD = 64 * 1024
+import { FRAMING_CHUNKED, FRAMING_LENGTH, FRAMING_UNTIL_CLOSE, MAX_CHUNK_LINE, MAX_HEAD, NO_BODY, headEnd, parseChunkSize, parseResponseHead, type HeadEnd, type ResponseHead } from './response-head.js'
 
 /** Still reading the answer's head. */
 export const ANSWER_PENDING = 0
@@ -14,7 +11,7 @@ export const ANSWER_PENDING = 0
 export const ANSWER_UPGRADED = 1
 /** A final non-101 answer: `head` is parsed, `bytes` holds the start of its body. */
 export const ANSWER_RESPONSE = 2
-/** Malformed, or a head over MAX_ANSWER_HEAD. */
+/** Malformed, or a head over MAX_HEAD. */
 export const ANSWER_BAD = 3
 
 export class HandshakeAnswer {
@@ -33,11 +30,11 @@ export class HandshakeAnswer {
     const end: HeadEnd = { text: 0, body: 0 }
     for (;;) {
       if (!headEnd(this.bytes, 0, end)) {
-        if (this.bytes.length <= MAX_ANSWER_HEAD) return ANSWER_PENDING
+        if (this.bytes.length <= MAX_HEAD) return ANSWER_PENDING
         this.error = 'upgrade answer head too large'
         return ANSWER_BAD
       }
-      if (end.body > MAX_ANSWER_HEAD) { this.error = 'upgrade answer head too large'; return ANSWER_BAD }
+      if (end.body > MAX_HEAD) { this.error = 'upgrade answer head too large'; return ANSWER_BAD }
       const out = this.head
       out.status = 0
       const err = parseResponseHead(this.bytes.toString('latin1', 0, end.text), this.headRequest, out)
@@ -101,7 +98,7 @@ export class AnswerBody {
       }
       const nl = chunk.indexOf(10, off)
       this.line += chunk.toString('latin1', off, nl === -1 ? chunk.length : nl)
-      if (this.line.length > MAX_ANSWER_HEAD) return false
+      if (this.line.length > MAX_CHUNK_LINE) return false
       if (nl === -1) return true
       off = nl + 1
       const line = this.line.endsWith('\r') ? this.line.slice(0, -1) : this.line

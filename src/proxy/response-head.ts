@@ -61,6 +61,12 @@ function dropHeader (headers: string[], lower: string): void {
   }
 }
 
+/** Response head size limit (status line + fields), whatever the TCP segments were. */
+export const MAX_HEAD = 64 * 1024
+/** One chunk-size line (size + extensions), and the trailer section, at most. */
+export const MAX_CHUNK_LINE = 64 * 1024
+export const MAX_TRAILERS = 64 * 1024
+
 /** Where a head ends: `text` is its length without the final line end and blank line, `body` where what follows starts. */
 export interface HeadEnd { text: number, body: number }
 

@@ -9,15 +9,10 @@
 import { connect, type Socket } from 'node:net'
 import { BODY_CHUNKED, BODY_NONE, upstreamError, type Exchange } from './exchange.js'
 import { pumpBody } from './request-body.js'
-import { FRAMING_CHUNKED, FRAMING_LENGTH, FRAMING_UNTIL_CLOSE, NO_BODY, headEnd, parseChunkSize, parseResponseHead, type HeadEnd, type ResponseHead } from './response-head.js'
+import { FRAMING_CHUNKED, FRAMING_LENGTH, FRAMING_UNTIL_CLOSE, MAX_CHUNK_LINE, MAX_HEAD, MAX_TRAILERS, NO_BODY, headEnd, parseChunkSize, parseResponseHead, type HeadEnd, type ResponseHead } from './response-head.js'
 import type { Upstream } from './upstream.js'
 
 const CONNECT_TIMEOUT_MS = 5_000
-/** Response head size limit (status line + fields), whatever the TCP segments were. */
-export const MAX_HEAD = 64 * 1024
-/** One chunk-size line (size + extensions), and the trailer section, at most. */
-export const MAX_CHUNK_LINE = 64 * 1024
-export const MAX_TRAILERS = 64 * 1024
 /**
  * Every upstream socket reads into this one buffer (net.connect's `onread`): no Buffer per
  * read and no stream machinery. Reads are handled one at a time on this thread, so sharing
