@@ -104,13 +104,7 @@ export class Gateway implements ForwardHost {
 
   private handleEnv (req: IncomingMessage, res: ServerResponse, env: Env): void {
     const route = env.route
-    if (route !== null && req.url !== EVENTS_PATH) {
-      // Shutting down: still serve what arrives on open connections, but close them after.
-      if (this.shuttingDown) res.shouldKeepAlive = false
-      this.counters.proxied++
-      new Forward(this, req, res, env, route, -1, 0).start()
-      return
-    }
+    if (route !== null && req.url !== EVENTS_PATH) { this.forward(req, res, env, route, -1); return }
     this.cold.handle(req, res, env)
   }
 
@@ -121,6 +115,7 @@ export class Gateway implements ForwardHost {
 
   forward (req: IncomingMessage, res: ServerResponse, env: Env, route: Upstream, waited: number, attempt = 0): void {
     this.counters.proxied++
+    // Shutting down: still serve what arrives on open connections, but close them after.
     if (this.shuttingDown) res.shouldKeepAlive = false
     // A route handed out before a switch: use the current one rather than a pool being closed.
     if (route.closed && env.route !== null) route = env.route
