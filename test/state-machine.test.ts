@@ -104,13 +104,14 @@ t.test('adopting a task still starting: a wake that waits for it, or the pending
   const failed = run(initialState(), { type: 'wake', cause: 'x' }, { type: 'wake-failed', code: 'WAKEGATE_TASK_EXITED', reason: 'boom' }).s
   const running = run(initialState(), { type: 'adopt', generation: 3 }).s
   const pending = run(running, { type: 'adopt', generation: 5, starting: true }).s
-  // state, event → next state, generation, pending, effects (with their generation and `adopted`)
+  // state, event → next state, generation, pending, effects (with their generation and the adopted task)
+  const task = (generation: number) => ({ id: `task-${generation}`, app: 'web', pr: 1, sha: 'abc1234', generation })
   const rows: Array<[string, MachineState, LifecycleEvent, string, number, number, unknown[]]> = [
-    ['asleep, starting', initialState(), { type: 'adopt', generation: 4, starting: true }, 'waking', 4, 0, [{ type: 'start-task', generation: 4, adopted: true }]],
-    ['asleep, starting, generation 0', initialState(), { type: 'adopt', generation: 0, starting: true }, 'waking', 0, 0, [{ type: 'start-task', generation: 0, adopted: true }]],
-    ['failed, starting (no backoff: the task exists)', failed, { type: 'adopt', generation: 2, starting: true }, 'waking', 2, 0, [{ type: 'start-task', generation: 2, adopted: true }]],
+    ['asleep, starting', initialState(), { type: 'adopt', generation: 4, starting: true, ref: task(4) }, 'waking', 4, 0, [{ type: 'start-task', generation: 4, adopted: task(4) }]],
+    ['asleep, starting, generation 0', initialState(), { type: 'adopt', generation: 0, starting: true, ref: task(0) }, 'waking', 0, 0, [{ type: 'start-task', generation: 0, adopted: task(0) }]],
+    ['failed, starting (no backoff: the task exists)', failed, { type: 'adopt', generation: 2, starting: true, ref: task(2) }, 'waking', 2, 0, [{ type: 'start-task', generation: 2, adopted: task(2) }]],
     ['failed, running', failed, { type: 'adopt', generation: 2 }, 'running', 2, 0, [{ type: 'release-waiters' }]],
-    ['running, newer starting', running, { type: 'adopt', generation: 5, starting: true }, 'running', 5, 5, [{ type: 'start-pending', generation: 5, adopted: true }]],
+    ['running, newer starting', running, { type: 'adopt', generation: 5, starting: true, ref: task(5) }, 'running', 5, 5, [{ type: 'start-pending', generation: 5, adopted: task(5) }]],
     ['running, older starting', running, { type: 'adopt', generation: 2, starting: true }, 'running', 3, 0, []],
     ['running, another running', running, { type: 'adopt', generation: 9 }, 'running', 3, 0, []],
     ['running with a pending one', pending, { type: 'adopt', generation: 6, starting: true }, 'running', 5, 5, []],

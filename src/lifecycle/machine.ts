@@ -1,6 +1,7 @@
 // The env state machine, pure: given a state and an event it returns the next state and the
 // effects the manager must carry out. No I/O, no clocks other than the `now` passed in.
 import type { ErrorCode } from '../errors.js'
+import type { TaskRef } from '../backends/backend.js'
 
 export type EnvState = 'asleep' | 'waking' | 'running' | 'stopping' | 'failed' | 'destroyed'
 
@@ -34,7 +35,7 @@ export type LifecycleEvent =
    * start: a running one its current task; one still starting (`starting`) a wake in
    * progress, or the pending generation beside a running task.
    */
-  | { type: 'adopt', generation: number, starting?: boolean }
+  | { type: 'adopt', generation: number, starting?: boolean, ref?: TaskRef }
   /** A closed PR reopened: its destroyed env may wake again. */
   | { type: 'revive' }
   /** New code (a push): start the next generation beside the current one. */
@@ -46,13 +47,13 @@ export type LifecycleEvent =
 
 export type Effect =
   /** `adopted`: the task exists already (reconcile found it starting): wait for it, start none. */
-  | { type: 'start-task', generation: number, adopted?: true }
+  | { type: 'start-task', generation: number, adopted?: TaskRef }
   | { type: 'stop-task', reason: string }
   | { type: 'release-waiters' }
   /** Requests waiting for the wake get this error. */
   | { type: 'fail-waiters', code: ErrorCode, reason: string }
   | { type: 'drop-route' }
-  | { type: 'start-pending', generation: number, adopted?: true }
+  | { type: 'start-pending', generation: number, adopted?: TaskRef }
   /** Stop the pending generation's task (superseded, failed or env going away). */
   | { type: 'cancel-pending', generation: number, reason: string }
   /** Route new requests to the pending generation; drain and stop the old one. */
@@ -137,7 +138,7 @@ export function transition (s: MachineState, ev: LifecycleEvent, now: number, ba
           // A newer task still starting: the redeploy the previous gateway had in flight.
           if (!ev.starting || s.pending || ev.generation <= s.generation) return same(s)
           const generation = ev.generation
-          return { next: { ...s, generation, pending: generation }, effects: [{ type: 'start-pending', generation, adopted: true }], changed: true }
+          return { next: { ...s, generation, pending: generation }, effects: [{ type: 'start-pending', generation, adopted: ev.ref }], changed: true }
         }
         case 'pending-ready':
           if (ev.generation !== s.pending) return same(s)
@@ -167,10 +168,10 @@ export function transition (s: MachineState, ev: LifecycleEvent, now: number, ba
 }
 
 /** Asleep or failed: a running task becomes the current one, a starting one a wake waiting for it. */
-function adopt (s: MachineState, ev: { generation: number, starting?: boolean }): Transition {
+function adopt (s: MachineState, ev: { generation: number, starting?: boolean, ref?: TaskRef }): Transition {
   const generation = Math.max(s.generation, ev.generation)
   const next: MachineState = { ...s, generation, reason: '', code: '', wakeAfterStop: false, state: ev.starting ? 'waking' : 'running' }
-  return { next, effects: [ev.starting ? { type: 'start-task', generation, adopted: true } : { type: 'release-waiters' }], changed: true }
+  return { next, effects: [ev.starting ? { type: 'start-task', generation, adopted: ev.ref } : { type: 'release-waiters' }], changed: true }
 }
 
 function start (s: MachineState): Transition {

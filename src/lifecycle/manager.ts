@@ -38,7 +38,6 @@ export class EnvManager extends EventEmitter implements EnvDirectory {
   protected readonly upstreamOptions: UpstreamOptions
   private reaper: NodeJS.Timeout | undefined
   private closing = false
-  private adopting: TaskRef | undefined // the task adopt() hands to the start-task/start-pending effect
   readonly counters = { starts: 0, stops: 0, wakeFailures: 0 }
   /** Transitions by "from→to", for metrics. */
   readonly transitions = new Map<string, number>()
@@ -158,7 +157,7 @@ export class EnvManager extends EventEmitter implements EnvDirectory {
    * false when it does not fit (the caller stops it as a duplicate).
    */
   adopt (env: Env, ref: TaskRef, endpoint?: { host: string, port: number }): boolean {
-    const ev: LifecycleEvent = { type: 'adopt', generation: ref.generation, starting: !endpoint }
+    const ev: LifecycleEvent = { type: 'adopt', generation: ref.generation, starting: !endpoint, ref }
     if (!transition(env.m, ev, Date.now(), env.app.config.failureBackoff).changed) return false
     // A redeploy in flight carries the newest SHA wanted; otherwise a known SHA stays.
     if (ref.sha && (env.sha === '0000000' || env.state === 'running')) env.sha = ref.sha
@@ -168,9 +167,7 @@ export class EnvManager extends EventEmitter implements EnvDirectory {
       env.runningSha = ref.sha
       env.readyAt = env.lastSeen = Date.now()
     }
-    this.adopting = ref
     this.apply(env, ev)
-    this.adopting = undefined
     this.log.info({ env: env.key, task: ref.id, generation: ref.generation }, endpoint ? 'adopted running task' : 'adopted a task still starting')
     return true
   }
@@ -229,7 +226,7 @@ export class EnvManager extends EventEmitter implements EnvDirectory {
 
   private effect (env: Env, eff: Effect): void {
     switch (eff.type) {
-      case 'start-task': this.startTask(env, eff.generation, eff.adopted ? this.adopting : undefined); break
+      case 'start-task': this.startTask(env, eff.generation, eff.adopted); break
       case 'stop-task': this.stopTask(env, eff.reason); break
       case 'drop-route': {
         const r = env.route
@@ -244,7 +241,7 @@ export class EnvManager extends EventEmitter implements EnvDirectory {
         if (w && env.route) w.resolve(env.route)
         break
       }
-      case 'start-pending': this.startPending(env, eff.generation, eff.adopted ? this.adopting : undefined); break
+      case 'start-pending': this.startPending(env, eff.generation, eff.adopted); break
       case 'cancel-pending': {
         const ref = env.pendingTask
         const route = env.pendingRoute
