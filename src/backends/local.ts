@@ -42,7 +42,8 @@ function installExitHook () {
   })
 }
 
-export function freePort (): Promise<number> {
+/** A port the kernel says is free now (it may offer it again until someone binds it). */
+function kernelFreePort (): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer()
     srv.unref()
@@ -54,6 +55,20 @@ export function freePort (): Promise<number> {
     })
   })
 }
+
+/** Ports handed to tasks not yet exited: never handed out twice, even before their app binds. */
+const taken = new Set<number>()
+
+/** A free port for a task, reserved until releasePort(); two concurrent starts never share one. */
+export async function freePort (): Promise<number> {
+  for (let tries = 0; tries < 100; tries++) {
+    const port = await kernelFreePort()
+    if (!taken.has(port)) { taken.add(port); return port }
+  }
+  throw new BackendError('no free port for the task', false)
+}
+
+export function releasePort (port: number): void { taken.delete(port) }
 
 /** The last `maxBytes` of a file as text ('' when it cannot be read). */
 function readTail (file: string, maxBytes: number): string {
@@ -130,6 +145,7 @@ export class LocalBackend implements Backend {
         detached: true // own process group, so stop() reaches the app's children too
       })
     } catch (err) {
+      releasePort(port)
       throw new BackendError(`cannot spawn "${this.opts.command}": ${(err as Error).message}`, true, { cause: err })
     } finally {
       closeSync(out)
@@ -138,6 +154,7 @@ export class LocalBackend implements Backend {
     task.exit = new Promise<void>(resolve => {
       child.once('exit', (code, signal) => {
         task.exited = true
+        releasePort(port)
         task.exitCode = code
         task.signal = signal
         if (child.pid) liveGroups.delete(child.pid)
@@ -145,6 +162,7 @@ export class LocalBackend implements Backend {
       })
       child.once('error', err => {
         task.exited = true
+        releasePort(port)
         task.exitCode = -1
         task.spawnError = err.message
         resolve()

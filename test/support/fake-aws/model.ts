@@ -108,18 +108,25 @@ const live = new Set<ChildProcess>()
 process.once('exit', () => { for (const c of live) c.kill('SIGKILL') })
 const hex = (n: number) => randomBytes(n).toString('hex')
 
-/** A free TCP port on this loopback address. */
-export function freePortOn (ip: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.unref()
-    srv.on('error', reject)
-    srv.listen(0, ip, () => {
-      const a = srv.address()
-      const port = typeof a === 'object' && a ? a.port : 0
-      srv.close(() => resolve(port))
+/** Ports already given to a task of the fake (ip:port), so two launches never share one. */
+const handedOut = new Set<string>()
+
+/** A free TCP port on this loopback address, never one a task of the fake was given. */
+export async function freePortOn (ip: string): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const srv = createServer()
+      srv.unref()
+      srv.on('error', reject)
+      srv.listen(0, ip, () => {
+        const a = srv.address()
+        const p = typeof a === 'object' && a ? a.port : 0
+        srv.close(() => resolve(p))
+      })
     })
-  })
+    // The kernel may offer a port again before the task it went to binds it.
+    if (!handedOut.has(`${ip}:${port}`)) { handedOut.add(`${ip}:${port}`); return port }
+  }
 }
 
 function portFreeOn (ip: string, port: number): Promise<boolean> {
