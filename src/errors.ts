@@ -27,6 +27,7 @@ export const catalogue = {
   WAKEGATE_ENV_FAILED: { status: 503, message: 'The environment failed to start; it will be retried after a pause.' },
   WAKEGATE_ENV_DESTROYED: { status: 410, message: 'This pull request was closed; its environment is gone.' },
   WAKEGATE_SHUTTING_DOWN: { status: 503, message: 'The gateway is restarting; retry shortly.' },
+  WAKEGATE_STORE_UNAVAILABLE: { status: 503, message: 'The gateways cannot reach their shared store to start this environment; retry shortly.' },
   WAKEGATE_PR_LOOKUP_FAILED: { status: 503, message: 'Could not confirm that this pull request is open; retry shortly.' },
   WAKEGATE_GITHUB_UNAVAILABLE: { status: 503, message: 'GitHub could not be asked what this delivery needs; nothing changed and it was not recorded, so a redelivery is handled.' },
   WAKEGATE_UNAUTHORIZED: { status: 401, message: 'Authentication required.' },

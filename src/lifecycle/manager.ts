@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import type { ResolvedConfig } from '../config/load.js'
 import type { Backend, TaskRef } from '../backends/backend.js'
-import type { Store } from '../stores/store.js'
+import { StaleWriteError, type Store } from '../stores/store.js'
 import { Upstream, upstreamOptions, type UpstreamOptions } from '../proxy/upstream.js'
 import { WakegateError } from '../errors.js'
 import { transition, type LifecycleEvent, type Effect } from './machine.js'
@@ -391,9 +391,19 @@ export class EnvManager extends EventEmitter implements EnvDirectory {
 
   private emitEvent (e: EnvEvent): void { this.emit('event', e) }
 
-  /** Writes the env's record to the store, not awaited (nothing waits on the store). */
+  /**
+   * Fencing token of the leader lease this manager acts under (several replicas): every write
+   * carries it, so once a newer leader has written an env, an older one cannot.
+   */
+  fence: number | undefined
+
+  /** Writes the env's record to the store, not awaited (nothing waits on the store); 'persist' tells mirrors. */
   persist (env: Env): void {
-    this.store.put(envRecord(env)).catch(err => this.log.warn({ err, env: env.key }, 'store write failed'))
+    this.emit('persist', env)
+    this.store.put(envRecord(env), this.fence === undefined ? undefined : { fence: this.fence }).catch(err => {
+      if (err instanceof StaleWriteError && err.reason === 'fence') this.emit('fenced', err)
+      else this.log.warn({ err, env: env.key }, 'store write failed')
+    })
   }
 
   /** Stop waking, fail waiters, and let the backend decide what happens to its tasks. */
