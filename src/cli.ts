@@ -73,6 +73,22 @@ export async function main (argv: string[]): Promise<number> {
         process.stderr.write('wakegate: --workers must be a whole number from 1 to 256\n')
         return 2
       }
+      if (config.store.kind === 'redis') {
+        // Several replicas share the envs through Redis; one of them leads the lifecycle.
+        if (workers > 1) process.stderr.write('wakegate: workers are not used with the redis store; run more replicas instead\n')
+        const { startReplica } = await import('./replicas/replica.js')
+        const r = await startReplica(config)
+        let stopping = false
+        const stop = (signal: string) => {
+          if (stopping) return
+          stopping = true
+          r.log.info({ signal }, 'signal received')
+          r.close().then(() => process.exit(0), err => { r.log.error({ err }, 'shutdown failed'); process.exit(1) })
+        }
+        process.on('SIGINT', () => stop('SIGINT'))
+        process.on('SIGTERM', () => stop('SIGTERM'))
+        return -1
+      }
       if (workers > 1) {
         // The primary owns the lifecycle; the workers serve the public listener.
         const { startCluster } = await import('./cluster/primary.js')

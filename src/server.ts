@@ -25,6 +25,13 @@ export interface WakegateOptions {
   /** Backends by app name; built from config when absent. */
   backends?: Map<string, Backend>
   reapInterval?: number
+  /**
+   * Tasks are handed over on close rather than stopped (a replica leaving the leadership):
+   * backends detach, so the next leader adopts them.
+   */
+  handOver?: boolean
+  /** Task dir of a local app without one in its config (replicas on one machine share it). */
+  taskDirFor?: (app: string) => string
 }
 
 export interface Wakegate {
@@ -51,8 +58,8 @@ export async function createWakegate (config: ResolvedConfig, opts: WakegateOpti
   const log = opts.log ?? createLogger(config.log.level)
   const store = opts.store ?? new MemoryStore()
   const backends = opts.backends ?? new Map<string, Backend>()
-  for (const [name, b] of await createBackends(config.apps.filter(a => !backends.has(a.name)), log)) backends.set(name, b)
-  const manager = new EnvManager({ config, backends, store, log, reapInterval: opts.reapInterval })
+  for (const [name, b] of await createBackends(config.apps.filter(a => !backends.has(a.name)), log, opts.taskDirFor)) backends.set(name, b)
+  const manager = new EnvManager({ config, backends, store, log, reapInterval: opts.reapInterval, handOver: opts.handOver })
   // Tasks left running by a previous gateway are adopted before the first request.
   const reconciler = new Reconciler(manager, log.child({ component: 'reconcile' }))
 
@@ -129,6 +136,7 @@ async function shutdown (wg: Wakegate, grace: number): Promise<void> {
   await wg.adminApp?.close()
   await wg.github?.close()
   await manager.close()
-  await wg.store.close()
+  // A replica's store is the replica's: it outlives one term as the leader.
+  if (!manager.handOver) await wg.store.close()
   log.info('stopped')
 }

@@ -42,6 +42,10 @@ export interface Backend {
   list (): Promise<TaskRef[]>
   /** Called on gateway shutdown: local stops its processes, ECS leaves tasks for the next gateway. */
   close (): Promise<void>
+  /** Tasks stay when this process goes (ECS; local with a task dir): reconcile adopts them. */
+  readonly outlivesGateway?: boolean
+  /** Hand every task over to the next owner (a replica stepping down): nothing is stopped. */
+  detach? (): Promise<void>
   /**
    * For a task that never became ready: what it was given (its PORT) and its recent output,
    * in plain words, when the backend can tell. Part of the start-timeout reason.

@@ -48,6 +48,7 @@ function chunks<T> (items: T[], size: number): T[][] {
 
 export class EcsBackend implements Backend {
   readonly kind = 'ecs'
+  readonly outlivesGateway = true
   private readonly clients: AwsClients
   private readonly cluster: string
   private readonly log: Logger

@@ -7,14 +7,18 @@ import { LocalBackend } from './local.js'
 import type { EcsApp } from './ecs.js'
 
 /** Backends by app name; apps on one ECS cluster get the same instance. */
-export async function createBackends (apps: AppConfig[], log: Logger): Promise<Map<string, Backend>> {
+/**
+ * @param taskDirFor where a local app's tasks are recorded when the config gives no taskDir
+ *   (several replicas on one machine adopt each other's tasks through it)
+ */
+export async function createBackends (apps: AppConfig[], log: Logger, taskDirFor?: (app: string) => string): Promise<Map<string, Backend>> {
   const out = new Map<string, Backend>()
   const clusters = new Map<string, EcsApp[]>()
   let clusterKey: ((cfg: EcsApp['config']) => string) | undefined
   for (const app of apps) {
     const b = app.backend
     if (b.kind === 'local') {
-      out.set(app.name, new LocalBackend({ app: app.name, command: b.command, cwd: b.cwd ?? process.cwd(), stopGrace: b.stopGrace, logDir: b.logDir }))
+      out.set(app.name, new LocalBackend({ app: app.name, command: b.command, cwd: b.cwd ?? process.cwd(), stopGrace: b.stopGrace, logDir: b.logDir, taskDir: b.taskDir ?? taskDirFor?.(app.name) }))
       continue
     }
     // Loaded only when an app uses ECS, so local-only gateways never load the AWS SDK.

@@ -1,8 +1,8 @@
 // Runs each task as a child process group on a free loopback port. The embedded default:
 // what the quick start and the tests use.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, fstatSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, fstatSync, rmSync, readdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs'
+import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Backend, TaskRef, TaskSpec, TaskStatus } from './backend.js'
@@ -14,6 +14,18 @@ export interface LocalBackendOptions {
   cwd: string
   stopGrace: number
   logDir?: string
+  /**
+   * Where each running task is recorded (pid, port, ref), so another gateway process on this
+   * machine (a replica that becomes the leader) can list, reach and stop it.
+   */
+  taskDir?: string
+}
+
+/** What a task record on disk holds. */
+interface TaskRecord { ref: TaskRef, pid: number, port: number, logFile: string }
+
+function alive (pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM' }
 }
 
 interface LocalTask {
@@ -117,6 +129,8 @@ export function failureOutput (file: string, tail = 10): string {
 
 export class LocalBackend implements Backend {
   readonly kind = 'local'
+  /** With a task dir, tasks outlive this process and a later owner adopts them. */
+  readonly outlivesGateway: boolean
   private tasks = new Map<string, LocalTask>()
   private seq = 0
   private readonly logDir: string
@@ -127,7 +141,45 @@ export class LocalBackend implements Backend {
     this.ownLogDir = !opts.logDir
     this.logDir = opts.logDir ?? mkdtempSync(join(tmpdir(), `wakegate-${opts.app}-`))
     mkdirSync(this.logDir, { recursive: true })
+    this.outlivesGateway = opts.taskDir !== undefined
+    if (opts.taskDir) mkdirSync(opts.taskDir, { recursive: true })
     installExitHook()
+  }
+
+  private recordFile (id: string): string { return join(this.opts.taskDir!, `${id}.json`) }
+
+  private writeRecord (t: LocalTask): void {
+    if (!this.opts.taskDir || !t.child.pid) return
+    const rec: TaskRecord = { ref: t.ref, pid: t.child.pid, port: t.port, logFile: t.logFile }
+    const tmp = `${this.recordFile(t.ref.id)}.tmp`
+    writeFileSync(tmp, JSON.stringify(rec))
+    renameSync(tmp, this.recordFile(t.ref.id)) // readers never see half a record
+  }
+
+  private dropRecord (id: string): void {
+    if (this.opts.taskDir) rmSync(this.recordFile(id), { force: true })
+  }
+
+  /** Tasks other processes started and recorded for this app, still alive; dead ones' records are removed. */
+  private foreign (): TaskRecord[] {
+    const dir = this.opts.taskDir
+    if (!dir) return []
+    const out: TaskRecord[] = []
+    let names: string[]
+    try { names = readdirSync(dir) } catch { return [] }
+    for (const name of names) {
+      if (!name.endsWith('.json')) continue
+      const rec = this.readRecord(name.slice(0, -5))
+      if (!rec || rec.ref.app !== this.opts.app || this.tasks.has(rec.ref.id)) continue
+      if (alive(rec.pid)) out.push(rec)
+      else this.dropRecord(rec.ref.id)
+    }
+    return out
+  }
+
+  private readRecord (id: string): TaskRecord | undefined {
+    if (!this.opts.taskDir || id.includes('/')) return undefined
+    try { return JSON.parse(readFileSync(this.recordFile(id), 'utf8')) as TaskRecord } catch { return undefined }
   }
 
   async start (spec: TaskSpec): Promise<TaskRef> {
@@ -155,6 +207,7 @@ export class LocalBackend implements Backend {
       child.once('exit', (code, signal) => {
         task.exited = true
         releasePort(port)
+        this.dropRecord(id)
         task.exitCode = code
         task.signal = signal
         if (child.pid) liveGroups.delete(child.pid)
@@ -170,16 +223,32 @@ export class LocalBackend implements Backend {
     })
     if (child.pid) liveGroups.add(child.pid)
     this.tasks.set(id, task)
+    this.writeRecord(task)
     return ref
   }
 
   async describe (refs: TaskRef[]): Promise<TaskStatus[]> {
-    return refs.map(ref => {
+    return Promise.all(refs.map(async (ref): Promise<TaskStatus> => {
       const t = this.tasks.get(ref.id)
-      if (!t) return { ref, phase: 'stopped', reason: 'task is unknown to the local backend' }
+      if (!t) return this.describeForeign(ref)
       if (t.exited) return { ref, phase: 'stopped', reason: this.exitReason(t) }
       return { ref, phase: 'running', endpoint: { host: '127.0.0.1', port: t.port } }
+    }))
+  }
+
+  /**
+   * A task another process started, from its record. It counts as running once its port
+   * accepts a connection: adopted while it still boots, it is waited for like a wake, not
+   * routed to before it listens.
+   */
+  private async describeForeign (ref: TaskRef): Promise<TaskStatus> {
+    const rec = this.readRecord(ref.id)
+    if (!rec || !alive(rec.pid)) return { ref, phase: 'stopped', reason: rec ? 'process is gone' : 'task is unknown to the local backend' }
+    const listening = await new Promise<boolean>(resolve => {
+      const sock = connect({ host: '127.0.0.1', port: rec.port }, () => { sock.destroy(); resolve(true) })
+      sock.once('error', () => resolve(false))
     })
+    return listening ? { ref, phase: 'running', endpoint: { host: '127.0.0.1', port: rec.port } } : { ref, phase: 'pending' }
   }
 
   private exitReason (t: LocalTask): string {
@@ -199,7 +268,7 @@ export class LocalBackend implements Backend {
 
   async stop (ref: TaskRef, _reason: string): Promise<void> {
     const t = this.tasks.get(ref.id)
-    if (!t) return
+    if (!t) { await this.stopForeign(ref.id); return }
     if (!t.exited && !t.stopping) {
       t.stopping = true
       const pid = t.child.pid
@@ -216,8 +285,28 @@ export class LocalBackend implements Backend {
     this.tasks.delete(ref.id)
   }
 
+  /** A recorded task another process started: its group is signalled and waited for by pid. */
+  private async stopForeign (id: string): Promise<void> {
+    const rec = this.readRecord(id)
+    if (!rec) return
+    try { process.kill(-rec.pid, 'SIGTERM') } catch {}
+    const deadline = Date.now() + this.opts.stopGrace
+    while (alive(rec.pid) && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 25))
+    try { process.kill(-rec.pid, 'SIGKILL') } catch {}
+    this.dropRecord(id)
+  }
+
   async list (): Promise<TaskRef[]> {
-    return [...this.tasks.values()].filter(t => !t.exited).map(t => t.ref)
+    return [...[...this.tasks.values()].filter(t => !t.exited).map(t => t.ref), ...this.foreign().map(r => r.ref)]
+  }
+
+  /**
+   * Leaves every task running for another process to adopt (a replica that stops being the
+   * leader): nothing is stopped, the records stay, the exit hook no longer kills them.
+   */
+  async detach (): Promise<void> {
+    for (const t of this.tasks.values()) if (t.child.pid) liveGroups.delete(t.child.pid)
+    this.tasks.clear()
   }
 
   /** Log file of a task, for the admin API. */
@@ -227,6 +316,7 @@ export class LocalBackend implements Backend {
 
   async close (): Promise<void> {
     await Promise.all([...this.tasks.values()].map(t => this.stop(t.ref, 'gateway shutdown')))
-    if (this.ownLogDir) rmSync(this.logDir, { recursive: true, force: true })
+    // Adopted tasks' output stays where it is: a log dir of our own is removed only when no record points into it.
+    if (this.ownLogDir && !this.opts.taskDir) rmSync(this.logDir, { recursive: true, force: true })
   }
 }

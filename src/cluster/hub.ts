@@ -12,6 +12,8 @@ import { snapshot, type ActivityEntry, type ToPrimary, type ToWorker } from './p
 
 export interface Peer {
   readonly id: string
+  /** Reached by the hub's one `shared` send for every such peer (replicas on pub/sub), except for replies and init. */
+  readonly shared?: boolean
   send (msg: ToWorker): void
   /** Still reachable: a peer behind on a switch counts as sending to the old generation only while connected. */
   connected (): boolean
@@ -39,6 +41,8 @@ export interface HubOptions {
   config: ResolvedConfig
   /** Where peers pass requests for hosts that are not env hosts (webhooks, pages). */
   fallback: { host: string, port: number }
+  /** One send that reaches every `shared` peer at once (a publish), for updates and events. */
+  shared?: (msg: ToWorker) => void
 }
 
 export class Hub {
@@ -54,6 +58,7 @@ export class Hub {
   private readonly switchSeq = new Map<string, number>()
   private readonly manager: EnvManager
   private readonly unsubscribe: () => void
+  private closed = false
 
   constructor (private readonly opts: HubOptions) {
     const m = this.manager = opts.manager
@@ -89,7 +94,14 @@ export class Hub {
   }
 
   private broadcast (msg: ToWorker): void {
-    for (const p of this.peers.values()) if (p.ready || msg.t !== 'event') p.peer.send(msg)
+    if (this.closed) return
+    let shared = false
+    for (const p of this.peers.values()) {
+      if (!p.ready && msg.t === 'event') continue
+      if (p.peer.shared) shared = true
+      else p.peer.send(msg)
+    }
+    if (shared) this.opts.shared?.(msg)
   }
 
   dirty (key: string): void {
@@ -126,6 +138,7 @@ export class Hub {
 
   /** Everything a new peer needs, before any incremental update. */
   init (p: PeerState): void {
+    if (this.closed) return
     const m = this.manager
     p.peer.send({
       t: 'init',
@@ -142,7 +155,8 @@ export class Hub {
   onMessage (p: PeerState, msg: ToPrimary): void {
     const m = this.manager
     p.heardAt = Date.now()
-    const reply = (r: Extract<ToWorker, { t: 'reply' }>) => p.peer.send(r)
+    // A hub that closed (its process left the leadership) answers nothing: the asker asks the next one.
+    const reply = (r: Extract<ToWorker, { t: 'reply' }>) => { if (!this.closed) p.peer.send(r) }
     switch (msg.t) {
       case 'hello': this.init(p); break
       case 'ready': break
@@ -256,5 +270,8 @@ export class Hub {
     for (const p of this.peers.values()) { r.tunnels += p.tunnels; r.held += p.held }
   }
 
-  close (): void { this.unsubscribe() }
+  close (): void {
+    this.closed = true
+    this.unsubscribe()
+  }
 }

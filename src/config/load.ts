@@ -6,7 +6,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml'
 import { Value } from '@sinclair/typebox/value'
 import type { TSchema } from '@sinclair/typebox'
 import { ConfigError } from '../errors.js'
-import { Config, LocalBackend, EcsBackend, type ConfigInput, type AppInput, type LocalBackendConfig, type EcsBackendConfig, type KnownPrConfig } from './schema.js'
+import { Config, LocalBackend, EcsBackend, MemoryStore, RedisStore, type ConfigInput, type AppInput, type LocalBackendConfig, type EcsBackendConfig, type KnownPrConfig, type RedisStoreInput } from './schema.js'
 import { parseDuration } from './duration.js'
 import { compileHostTemplate } from '../routing/template.js'
 import { githubProblems } from '../github/config.js'
@@ -29,7 +29,10 @@ export interface AppConfig extends Omit<AppInput, 'idleTimeout' | 'holdTimeout' 
   (Omit<EcsBackendConfig, 'pollInterval' | 'reconcileInterval'> & { pollInterval: number, reconcileInterval: number })
 }
 
-export interface ResolvedConfig extends Omit<ConfigInput, 'apps' | 'proxy'> {
+export type StoreConfig = { kind: 'memory' } | (Omit<RedisStoreInput, 'leaseTtl' | 'resyncInterval'> & { leaseTtl: number, resyncInterval: number })
+
+export interface ResolvedConfig extends Omit<ConfigInput, 'apps' | 'proxy' | 'store'> {
+  store: StoreConfig
   proxy: Omit<ConfigInput['proxy'], ProxyDuration> & Record<ProxyDuration, number>
   apps: AppConfig[]
   /** Directory relative paths in the config are resolved against. */
@@ -94,6 +97,9 @@ function applyEnvOverrides (raw: Record<string, any>, env: NodeJS.ProcessEnv): v
     const v = env[name]
     if (v !== undefined && v !== '') setIn(raw, keys, conv(v))
   }
+  // The Redis URL may carry a password: it can come from the environment alone.
+  const url = env.WAKEGATE_REDIS_URL
+  if (url && raw.store?.kind === 'redis') raw.store.url = url
 }
 
 function schemaProblems (schema: TSchema, value: unknown, prefix: string): Problem[] {
@@ -138,8 +144,15 @@ export function validateConfig (input: unknown, env: NodeJS.ProcessEnv = process
     }
     problems.push(...schemaProblems(schema, Value.Default(schema, structuredClone(b)), `/apps/${i}/backend`))
   })
+  const st = raw.store
+  if (st && typeof st === 'object' && !Array.isArray(st)) {
+    checked.add('store')
+    const schema = st.kind === 'memory' ? MemoryStore : st.kind === 'redis' ? RedisStore : undefined
+    if (schema) problems.push(...schemaProblems(schema, Value.Default(schema, structuredClone(st)), '/store'))
+    else problems.push({ path: 'store.kind', message: `expected one of "memory", "redis", got ${JSON.stringify(st.kind) ?? 'nothing'}` })
+  }
   const withDefaults = Value.Default(Config, structuredClone(raw))
-  problems.push(...schemaProblems(Config, withDefaults, '').filter(p => !checked.has(/^apps\[\d+\]\.backend/.exec(p.path)?.[0] ?? '')))
+  problems.push(...schemaProblems(Config, withDefaults, '').filter(p => !checked.has(/^apps\[\d+\]\.backend|^store/.exec(p.path)?.[0] ?? '')))
   if (problems.length) throw new ConfigError(problems, source)
   const cfg = withDefaults as ConfigInput
 
@@ -169,12 +182,14 @@ export function validateConfig (input: unknown, env: NodeJS.ProcessEnv = process
   if (cfg.admin.enabled && !loopback && !cfg.admin.token) {
     problems.push({ path: 'admin.token', message: `required when the admin listener binds to ${cfg.admin.host} (set WAKEGATE_ADMIN_TOKEN)` })
   }
+  if (cfg.store.kind === 'redis' && cfg.store.sentinels && !cfg.store.sentinelName) problems.push({ path: 'store.sentinelName', message: 'required with sentinels: the name of the monitored primary' })
   problems.push(...githubProblems(cfg, baseDir))
   if (problems.length) throw new ConfigError(problems, source)
 
   return {
     ...cfg,
     baseDir,
+    store: cfg.store.kind === 'redis' ? { ...cfg.store, leaseTtl: parseDuration(cfg.store.leaseTtl), resyncInterval: parseDuration(cfg.store.resyncInterval) } : cfg.store,
     proxy: { ...cfg.proxy, ...Object.fromEntries(PROXY_DURATIONS.map(k => [k, parseDuration(cfg.proxy[k])])) as Record<ProxyDuration, number> },
     apps: cfg.apps.map(app => ({
       ...app,
@@ -187,7 +202,7 @@ export function validateConfig (input: unknown, env: NodeJS.ProcessEnv = process
       // HTTP GET / unless a path or a TCP probe is asked for.
       health: app.health.tcp ? { tcp: true } : { path: app.health.path ?? '/' },
       backend: app.backend.kind === 'local'
-        ? { ...app.backend, cwd: resolve(baseDir, app.backend.cwd ?? '.'), stopGrace: parseDuration(app.backend.stopGrace) }
+        ? { ...app.backend, cwd: resolve(baseDir, app.backend.cwd ?? '.'), ...(app.backend.taskDir ? { taskDir: resolve(baseDir, app.backend.taskDir) } : {}), stopGrace: parseDuration(app.backend.stopGrace) }
         : { ...app.backend, pollInterval: parseDuration(app.backend.pollInterval), reconcileInterval: parseDuration(app.backend.reconcileInterval) }
     }))
   }

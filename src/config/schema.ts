@@ -20,7 +20,8 @@ export const LocalBackend = Type.Object({
   command: Type.String({ minLength: 1, description: 'Shell command that runs one environment; it must listen on $PORT.' }),
   cwd: Type.Optional(Type.String({ description: 'Working directory (relative to the config file).' })),
   stopGrace: Duration('Time between SIGTERM and SIGKILL when stopping', '5s'),
-  logDir: Type.Optional(Type.String({ description: 'Where per-task output is written; defaults to a temp dir.' }))
+  logDir: Type.Optional(Type.String({ description: 'Where per-task output is written; defaults to a temp dir.' })),
+  taskDir: Type.Optional(Type.String({ description: 'Where each running task is recorded (pid, port), so another gateway process on this machine can adopt it; with the redis store it defaults to a directory under the temp dir named after keyPrefix' }))
 }, { additionalProperties: false })
 
 const CapacityProvider = Type.Object({
@@ -54,6 +55,23 @@ export const EcsBackend = Type.Object({
 }, { additionalProperties: false })
 
 export const Backend = Type.Union([LocalBackend, EcsBackend])
+
+export const MemoryStore = Type.Object({
+  kind: Type.Literal('memory', { description: 'memory: one gateway process owns the lifecycle (use workers to use more cores)' })
+}, { additionalProperties: false })
+
+export const RedisStore = Type.Object({
+  kind: Type.Literal('redis', { description: 'redis: several gateway replicas share envs through one Redis; one of them (the leader) runs the lifecycle' }),
+  url: Type.String({ pattern: '^rediss?://', description: 'redis://[user:password@]host:port[/db], rediss:// for TLS; put the password in an env var (${WAKEGATE_REDIS_URL})' }),
+  keyPrefix: Type.String({ default: 'wakegate:', minLength: 1, description: 'Prefix of every key and of the event channel; the replicas of one gateway share it' }),
+  tls: Type.Optional(Type.Boolean({ description: 'TLS towards Redis (rediss:// turns it on too)' })),
+  sentinels: Type.Optional(Type.Array(Type.Object({ host: Type.String({ minLength: 1 }), port: Type.Integer({ minimum: 1, maximum: 65535 }) }, { additionalProperties: false }), { minItems: 1, description: 'Redis Sentinel: the sentinels to ask for the primary (the url then gives only credentials and db)' })),
+  sentinelName: Type.Optional(Type.String({ minLength: 1, description: 'Name of the Sentinel-monitored primary' })),
+  leaseTtl: Duration('How long the leader lease lasts without renewal: a leader that dies is replaced after at most this', '5s'),
+  resyncInterval: Duration('How often a replica asks the leader for every env again, to catch messages it missed', '30s'),
+  advertiseHost: Type.Optional(Type.String({ minLength: 1, description: "Address other replicas reach this one's internal listener at (webhooks and pages are passed to the leader); default: listen.host, or the hostname when that is a wildcard" })),
+  internalPort: Type.Integer({ minimum: 0, maximum: 65535, default: 0, description: 'Port of the internal listener the leader serves webhooks and gateway pages on for the other replicas (0: any free port)' })
+}, { additionalProperties: false })
 
 const KnownPr = Type.Object({
   number: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }),
@@ -139,9 +157,7 @@ export const Config = Type.Object({
     token: Type.Optional(Type.String({ minLength: 8, description: 'Bearer token for the admin listener; required unless it binds to loopback' })),
     enabled: Type.Boolean({ default: true })
   }, { additionalProperties: false, default: {} }),
-  store: Type.Object({
-    kind: Type.Literal('memory', { description: 'memory: one gateway process owns the lifecycle (use workers to use more cores)' })
-  }, { additionalProperties: false, default: { kind: 'memory' } }),
+  store: Type.Union([MemoryStore, RedisStore], { default: { kind: 'memory' } }),
   log: Type.Object({
     level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' })
   }, { additionalProperties: false, default: {} }),
@@ -169,6 +185,7 @@ export type LocalBackendConfig = Static<typeof LocalBackend>
 export type EcsBackendConfig = Static<typeof EcsBackend>
 export type BackendConfig = LocalBackendConfig | EcsBackendConfig
 export type KnownPrConfig = Static<typeof KnownPr>
+export type RedisStoreInput = Static<typeof RedisStore>
 export type GithubInput = Static<typeof Github>
 export type AppGithubInput = Static<typeof AppGithub>
 export { Port }

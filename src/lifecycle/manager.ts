@@ -21,6 +21,8 @@ export interface ManagerOptions {
   log: Logger
   /** ms between idle-reaper ticks */
   reapInterval?: number
+  /** On close, backends hand their tasks over (detach) instead of closing: replicas. */
+  handOver?: boolean
 }
 
 export interface PrInfo { branch?: string, sha?: string, title?: string, author?: string, source: string }
@@ -38,6 +40,7 @@ export class EnvManager extends EventEmitter implements EnvDirectory {
   protected readonly upstreamOptions: UpstreamOptions
   private reaper: NodeJS.Timeout | undefined
   private closing = false
+  readonly handOver: boolean
   readonly counters = { starts: 0, stops: 0, wakeFailures: 0 }
   /** Transitions by "from→to", for metrics. */
   readonly transitions = new Map<string, number>()
@@ -49,6 +52,7 @@ export class EnvManager extends EventEmitter implements EnvDirectory {
     this.store = opts.store
     this.log = opts.log
     this.pollers = pollersFor(opts.config.apps, opts.backends)
+    this.handOver = opts.handOver === true
     this.upstreamOptions = upstreamOptions(opts.config.proxy)
     for (const app of opts.config.apps) {
       this.apps.set(app.name, appRuntime(app, opts.config.public))
@@ -417,6 +421,7 @@ export class EnvManager extends EventEmitter implements EnvDirectory {
       if (w) w.reject(new WakegateError('WAKEGATE_SHUTTING_DOWN'))
       if (env.route) void env.route.close()
     }
-    await Promise.all([...this.backends.values()].map(b => b.close().catch(err => this.log.error({ err }, 'backend close failed'))))
+    const backends = new Set(this.backends.values())
+    await Promise.all([...backends].map(b => (this.handOver && b.detach ? b.detach() : b.close()).catch(err => this.log.error({ err }, 'backend close failed'))))
   }
 }

@@ -20,6 +20,9 @@ export interface ReconcileReport {
   errors: number
 }
 
+/** Local tasks recorded in a task dir are listed from disk: cheap, so often. */
+const LOCAL_RECONCILE_INTERVAL = 5_000
+
 interface Found { ref: TaskRef, backend: Backend }
 
 /** A start is in flight whose task the env does not know yet: leave its tasks alone. */
@@ -41,12 +44,12 @@ export class Reconciler {
   constructor (private readonly manager: EnvManager, private readonly log: Logger) {}
 
   /**
-   * Apps whose tasks can outlive a gateway (ecs). Local tasks die with the gateway that
-   * started them, so there is nothing to find, and an unknown-PR request still costs no
-   * backend call at all.
+   * Apps whose tasks can outlive a gateway (ecs; local with a task dir, as replicas use).
+   * Other local tasks die with the gateway that started them, so there is nothing to find,
+   * and an unknown-PR request still costs no backend call at all.
    */
   private apps (): AppConfig[] {
-    return [...this.manager.apps.values()].map(rt => rt.config).filter(a => a.backend.kind !== 'local')
+    return [...this.manager.apps.values()].map(rt => rt.config).filter(a => this.manager.backends.get(a.name)?.outlivesGateway === true)
   }
 
   /** Boot: reconcile, but do not hold the listener back longer than `limit` ms. */
@@ -66,7 +69,7 @@ export class Reconciler {
   start (): void {
     const apps = this.apps()
     if (this.stopped || this.timer || apps.length === 0) return
-    const every = Math.max(50, Math.min(...apps.map(a => a.backend.kind === 'ecs' ? a.backend.reconcileInterval : Infinity)))
+    const every = Math.max(50, Math.min(...apps.map(a => a.backend.kind === 'ecs' ? a.backend.reconcileInterval : LOCAL_RECONCILE_INTERVAL)))
     const names = apps.map(a => a.name)
     this.timer = setInterval(() => { void this.run(names) }, every)
     this.timer.unref()

@@ -1,5 +1,4 @@
-// Store shared by gateway replicas through one Redis (ioredis). Not selectable in the config
-// yet: the lifecycle does not follow routes across replicas (docs/architecture.md "Stores").
+// Store shared by gateway replicas through one Redis (ioredis): `store: { kind: redis }`.
 //
 // Keys (after keyPrefix):   env:<key>      hash: data (record JSON), version, fence
 //                           envs           set of env keys that have a record
@@ -22,6 +21,9 @@ export interface RedisStoreOptions {
   keyPrefix?: string
   /** TLS towards Redis (true = defaults; rediss:// URLs enable it too). */
   tls?: boolean | ConnectionOptions
+  /** Redis Sentinel: where to ask for the current primary named `sentinelName`. */
+  sentinels?: Array<{ host: string, port: number }>
+  sentinelName?: string
 }
 
 // A deleted record keeps its version and fence this long, so neither is reused meanwhile.
@@ -110,6 +112,7 @@ export class RedisStore implements Store {
     this.channel = `${keyPrefix}events`
     this.redis = new Redis(opts.url, {
       keyPrefix,
+      ...(opts.sentinels ? { sentinels: opts.sentinels, name: opts.sentinelName } : {}),
       tls: opts.tls === true ? {} : opts.tls || undefined,
       scripts: SCRIPTS,
       // While Redis is unreachable calls fail at once instead of queueing: the lifecycle
