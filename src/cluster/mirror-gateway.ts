@@ -14,11 +14,22 @@ import type { ToWorker } from './protocol.js'
 export interface Target { host: string, port: number }
 
 /** Requests for non-env hosts go to the owner, which serves webhooks and gateway pages. */
-function passToOwner (target: () => Target | undefined, gateway: () => Gateway): (req: IncomingMessage, res: ServerResponse) => void {
+function passToOwner (target: () => Target | Promise<Target | undefined> | undefined, gateway: () => Gateway): (req: IncomingMessage, res: ServerResponse) => void {
   const agent = new Agent({ keepAlive: true, maxSockets: 64 })
   return (req, res) => {
     const to = target()
     if (to === undefined) { gateway().sendError(res, 'WAKEGATE_STORE_UNAVAILABLE', 'the leader replica is not known'); return }
+    if ('then' in to) {
+      // No owner known yet (a replica just started, or a new leader is being chosen): the request waits for one.
+      req.pause()
+      void to.then(t => { if (!res.destroyed) pass(req, res, t ?? undefined) })
+      return
+    }
+    pass(req, res, to)
+  }
+
+  function pass (req: IncomingMessage, res: ServerResponse, to: Target | undefined): void {
+    if (to === undefined) { gateway().sendError(res, 'WAKEGATE_STORE_UNAVAILABLE', 'no leader replica could be found'); return }
     const sock = req.socket
     const headers = forwardRequestHeaders(req.rawHeaders, {
       remoteAddress: sock.remoteAddress ?? '',
@@ -36,7 +47,17 @@ function passToOwner (target: () => Target | undefined, gateway: () => Gateway):
     up.on('error', () => gateway().sendError(res, 'WAKEGATE_UPSTREAM_RESET', 'the lifecycle owner could not be reached'))
     res.on('close', () => { if (!res.writableFinished) up.destroy() })
     req.pipe(up)
+    req.resume()
   }
+}
+
+export interface MirrorGatewayOptions {
+  /** Requests this process answers itself among those for non-env hosts (true: answered). */
+  local?: (req: IncomingMessage, res: ServerResponse) => boolean
+  /** When true, requests for envs not running go to the owner's listener whole (it wakes and proxies them). */
+  relayWhen?: () => boolean
+  /** How long a request for a non-env host waits for an owner to be known (ms; default: not at all). */
+  ownerWait?: number
 }
 
 export class MirrorGateway {
@@ -48,10 +69,14 @@ export class MirrorGateway {
   target: Target | undefined
   private readonly reporter: NodeJS.Timeout
   private stopping: Promise<void> | undefined
+  private readonly targetWaiters = new Set<(t: Target | undefined) => void>()
 
-  constructor (readonly config: ResolvedConfig, log: Logger, send: Send, options: { local?: (req: IncomingMessage, res: ServerResponse) => boolean } = {}) {
+  constructor (readonly config: ResolvedConfig, log: Logger, send: Send, options: MirrorGatewayOptions = {}) {
     this.mirror = new MirrorDirectory(config, log, send)
-    const pass = passToOwner(() => this.target, () => this.gateway)
+    const wait = options.ownerWait ?? 0
+    const pass = passToOwner(() => this.target ?? (wait > 0 ? this.nextTarget(wait) : undefined), () => this.gateway)
+    const relayWhen = options.relayWhen
+    if (relayWhen) this.mirror.relay = (req, res) => { if (this.target === undefined || !relayWhen()) return false; pass(req, res); return true }
     const local = options.local
     this.gateway = new Gateway(config, this.mirror, log, local ? (req, res) => { if (!local(req, res)) pass(req, res) } : pass)
     this.mirror.gateway = this.gateway
@@ -62,11 +87,27 @@ export class MirrorGateway {
     this.reporter.unref()
   }
 
+  /** The owner's listener once an owner says hello, or undefined after `ms`. */
+  private nextTarget (ms: number): Promise<Target | undefined> {
+    return new Promise(resolve => {
+      const done = (t: Target | undefined) => { clearTimeout(timer); this.targetWaiters.delete(done); resolve(t) }
+      const timer = setTimeout(() => done(undefined), ms)
+      this.targetWaiters.add(done)
+    })
+  }
+
+  /** Forget the owner (it left): requests for non-env hosts wait for the next one. */
+  loseTarget (): void { this.target = undefined }
+
   /** A message from the owner. */
   deliver (msg: ToWorker): void {
     const m = this.mirror
     switch (msg.t) {
-      case 'init': this.target = msg.fallback; m.init(msg.seq, msg.envs, msg.hasResolver); break
+      case 'init':
+        this.target = msg.fallback
+        for (const fn of this.targetWaiters) fn(msg.fallback)
+        m.init(msg.seq, msg.envs, msg.hasResolver)
+        break
       case 'env': m.seq = msg.seq; m.applySnapshot(msg.s); break
       case 'event': m.event(msg.e); break
       case 'reply': m.reply(msg); break

@@ -5,6 +5,7 @@
 // requests, open streams, last seen, per generation) is reported in batches, so idle stops
 // and drains see every process's traffic.
 import { EventEmitter } from 'node:events'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import type { ResolvedConfig } from '../config/load.js'
 import { Env, appRuntime, wakeWaiters, type AppRuntime, type EnvEvent } from '../lifecycle/env.js'
@@ -29,6 +30,8 @@ export class MirrorDirectory extends EventEmitter implements EnvDirectory {
   /** Set when the owner has a PR resolver; resolveUnknown asks the owner. */
   prResolver: true | undefined
   gateway: MirrorGateway | undefined
+  /** See EnvDirectory.relay: set by a replica, which knows when the leader can only be reached directly. */
+  relay: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined
   private readonly upstreamOptions: UpstreamOptions
   private nextId = 0
   /** Questions to the owner not answered yet, kept so they can be asked again of a new owner. */

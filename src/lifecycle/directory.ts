@@ -1,6 +1,7 @@
 // What the proxy needs from the lifecycle, and nothing more: the seam between the data path
 // and the control plane. EnvManager implements it in-process; a cluster worker's mirror
 // implements it over IPC. Everything the hot path reads is synchronous and in memory.
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Env } from './env.js'
 import type { Upstream } from '../proxy/upstream.js'
 
@@ -25,6 +26,12 @@ export interface EnvDirectory {
   checkTask (env: Env, upstream: Upstream): void
   /** The env's pending cold-start header went out. */
   coldServed (env: Env): void
+  /**
+   * For a request to an env that is not running, when this process cannot ask the lifecycle
+   * owner to wake it (a replica while Redis is down): hands the request whole to the owner and
+   * returns true. Absent or false: the cold path handles it here.
+   */
+  relay? (req: IncomingMessage, res: ServerResponse): boolean
   /** A drained generation's drainTimeout passed: its long streams are told to reconnect. */
   on (event: 'drain-timeout', fn: (env: Env, upstream: Upstream) => void): unknown
 }

@@ -17,6 +17,7 @@ export class ColdPath {
   handle (req: IncomingMessage, res: ServerResponse, env: Env): void {
     const gw = this.gw
     if (gw.shuttingDown) { gw.sendError(res, 'WAKEGATE_SHUTTING_DOWN'); return }
+    if (gw.directory.relay?.(req, res)) return
     if (req.url === EVENTS_PATH) { this.events(req, res, env); return }
     if (env.state === 'destroyed') { gw.sendError(res, 'WAKEGATE_ENV_DESTROYED'); return }
     const path = req.url ?? '/'

@@ -64,6 +64,7 @@ export class Replica {
   private lastBeat = 0
   /** Since when the store has been reachable (0 while it is not): followers give the leader a lease's time to renew first. */
   private healthySince = 0
+  private storeDown = false
   private readonly timers: NodeJS.Timeout[] = []
   private closing: Promise<void> | undefined
   private readonly sc: RedisConfig
@@ -76,7 +77,12 @@ export class Replica {
     this.log = opts.log ?? createLogger(config.log.level)
     this.store = opts.store ?? new RedisStore({ url: this.sc.url, keyPrefix: this.sc.keyPrefix, tls: this.sc.tls, sentinels: this.sc.sentinels, sentinelName: this.sc.sentinelName })
     this.id = this.store.id
-    this.mg = new MirrorGateway(config, this.log.child({ replica: this.id.slice(0, 8) }), msg => this.toLeader(msg), { local: (req, res) => this.serveLocal(req, res) })
+    this.mg = new MirrorGateway(config, this.log.child({ replica: this.id.slice(0, 8) }), msg => this.toLeader(msg), {
+      local: (req, res) => this.serveLocal(req, res),
+      // Redis down: the leader cannot be asked to wake through it, but it can be reached directly.
+      relayWhen: () => this.term === undefined && !this.store.healthy(),
+      ownerWait: 3 * this.sc.leaseTtl + 2_000
+    })
     this.unsubscribe = this.store.subscribe(e => this.onStoreEvent(e))
   }
 
@@ -152,7 +158,7 @@ export class Replica {
       }
       case 'wg-resign': {
         // The leader left on purpose: take over now rather than after its lease.
-        if (e.leader === this.leaderId) { this.leaderId = undefined; this.lastBeat = 0; void this.tick() }
+        if (e.leader === this.leaderId) { this.leaderId = undefined; this.mg.loseTarget(); this.lastBeat = 0; void this.tick() }
       }
     }
   }
@@ -193,10 +199,16 @@ export class Replica {
   /** Lease upkeep: the leader renews (or steps down); a follower takes the lease once no leader has beaten for a lease. */
   private async tick (): Promise<void> {
     if (this.closing || this.promoting) return
-    const healthy = this.store.healthy()
-    if (!healthy) { this.healthySince = 0; return }
+    if (!this.store.healthy()) {
+      if (this.healthySince !== 0 || !this.storeDown) this.log.warn({ replica: this.id, leader: this.isLeader() }, 'store unreachable: running envs are served from memory; cold requests go to the leader directly')
+      this.healthySince = 0
+      this.storeDown = true
+      return
+    }
     if (this.healthySince === 0) {
       this.healthySince = Date.now()
+      if (this.storeDown) this.log.info({ replica: this.id }, 'store reachable again')
+      this.storeDown = false
       this.hello() // messages were lost while the store was away
     }
     const t = this.term
@@ -208,6 +220,8 @@ export class Replica {
         if (again === null) { await this.demote('leader lease lost'); return }
         t.lock = again
         t.wg.manager.fence = again.token
+        // The lease lapsed (Redis restarted empty, or was away longer than the lease): write every env again.
+        for (const env of t.wg.manager.envs.values()) t.wg.manager.persist(env)
       }
       this.beat(t)
       return
