@@ -42,7 +42,7 @@ export interface Backend {
   list (): Promise<TaskRef[]>
   /** Called on gateway shutdown: local stops its processes, ECS leaves tasks for the next gateway. */
   close (): Promise<void>
-  /** Tasks stay when this process goes (ECS; local with a task dir): reconcile adopts them. */
+  /** Tasks stay when this process goes (ECS; local with a task dir): reconcile adopts them. Default: kind is not 'local'. */
   readonly outlivesGateway?: boolean
   /** Hand every task over to the next owner (a replica stepping down): nothing is stopped. */
   detach? (): Promise<void>

@@ -20,6 +20,11 @@ export interface ReconcileReport {
   errors: number
 }
 
+/** Backends that do not say: tasks of anything but the plain local backend are taken to outlive the gateway. */
+function outlives (b: Backend | undefined): boolean {
+  return b !== undefined && (b.outlivesGateway ?? b.kind !== 'local')
+}
+
 /** Local tasks recorded in a task dir are listed from disk: cheap, so often. */
 const LOCAL_RECONCILE_INTERVAL = 5_000
 
@@ -49,7 +54,7 @@ export class Reconciler {
    * and an unknown-PR request still costs no backend call at all.
    */
   private apps (): AppConfig[] {
-    return [...this.manager.apps.values()].map(rt => rt.config).filter(a => this.manager.backends.get(a.name)?.outlivesGateway === true)
+    return [...this.manager.apps.values()].map(rt => rt.config).filter(a => outlives(this.manager.backends.get(a.name)))
   }
 
   /** Boot: reconcile, but do not hold the listener back longer than `limit` ms. */

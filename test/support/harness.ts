@@ -46,6 +46,7 @@ export class CountingBackend implements Backend {
   readonly calls = { start: 0, describe: 0, stop: 0, list: 0 }
   constructor (readonly inner: Backend) {}
   get kind () { return this.inner.kind }
+  get outlivesGateway () { return this.inner.outlivesGateway }
   start (spec: TaskSpec) { this.calls.start++; return this.inner.start(spec) }
   describe (refs: TaskRef[]): Promise<TaskStatus[]> { this.calls.describe++; return this.inner.describe(refs) }
   stop (ref: TaskRef, reason: string) { this.calls.stop++; return this.inner.stop(ref, reason) }
