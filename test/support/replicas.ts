@@ -55,6 +55,8 @@ export interface ReplicaSetOptions {
   /** Extra top-level config. */
   config?: Record<string, unknown>
   leaseTtl?: string
+  /** The app's backend, instead of the example app on the local backend. */
+  backend?: Record<string, unknown>
 }
 
 export async function startReplicaSet (opts: ReplicaSetOptions = {}): Promise<ReplicaSet> {
@@ -89,7 +91,7 @@ export async function startReplicaSet (opts: ReplicaSetOptions = {}): Promise<Re
           holdTimeout: '30s',
           startTimeout: '20s',
           ...opts.app,
-          backend: { kind: 'local', command, stopGrace: '2s', taskDir }
+          backend: opts.backend ?? { kind: 'local', command, stopGrace: '2s', taskDir }
         }]
       }))
       const child = spawn(process.execPath, ['--import=tsx', join(ROOT, 'src/cli.ts'), 'serve', '--config', file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: process.env })
