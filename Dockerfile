@@ -24,6 +24,9 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY schema ./schema
 COPY examples ./examples
+# Local tasks of replicas are recorded here (a volume in docker-compose's replicas profile);
+# a new named volume takes this directory's owner.
+RUN mkdir -p /tmp/wakegate-tasks && chown node:node /tmp/wakegate-tasks
 USER node
 EXPOSE 8080 9090
 HEALTHCHECK --interval=30s --timeout=3s CMD ["node", "-e", "fetch('http://127.0.0.1:8080/__wakegate/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]

@@ -23,9 +23,10 @@ import { storm } from './sections/storm.js'
 import { scale } from './sections/scale.js'
 import { clusterSection } from './sections/cluster.js'
 import { micro } from './sections/micro.js'
+import { replicas } from './sections/replicas.js'
 
 const SECTIONS: Record<string, (ctx: Context) => Promise<SectionResult>> = {
-  throughput, bodies, websocket, wake, storm, scale, cluster: clusterSection, micro
+  throughput, bodies, websocket, wake, storm, scale, cluster: clusterSection, replicas, micro
 }
 
 function machine () {
@@ -54,7 +55,7 @@ async function main () {
   const selected = only.filter(s => !skip.has(s))
   const pinning = detectPinning()
   pinSelf()
-  const needsLoad = selected.some(s => s === 'throughput' || s === 'bodies' || s === 'cluster' || s === 'websocket')
+  const needsLoad = selected.some(s => s === 'throughput' || s === 'bodies' || s === 'cluster' || s === 'replicas' || s === 'websocket')
   const tools = needsLoad ? prepareTools({ forceAutocannon: values.autocannon, nginx: ['throughput', 'bodies', 'websocket'].some(x => selected.includes(x)) }) : { loader: 'autocannon' as const, nginx: null, notes: [] }
   const ctx: Context = {
     tools,

@@ -43,10 +43,12 @@ function exampleFiles (dir = join(ROOT, 'examples')): Example[] {
 
 const PEM = '-----BEGIN PRIVATE KEY-----\nZHVtbXkga2V5IGZvciBjaGVjay1jb25maWc=\n-----END PRIVATE KEY-----\n'
 
+const TOP_LEVEL = new Set(['listen', 'public', 'admin', 'store', 'log', 'workers', 'proxy', 'github'])
+
 function dummyEnv (text: string): Record<string, string> {
   const env: Record<string, string> = {}
   for (const m of text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}/g)) {
-    env[m[1]] = /PRIVATE_KEY|_KEY$/.test(m[1]) ? PEM : 'dummy-value-0123456789ab'
+    env[m[1]] = /PRIVATE_KEY|_KEY$/.test(m[1]) ? PEM : /REDIS_URL$/.test(m[1]) ? 'redis://dummy.invalid:6379' : 'dummy-value-0123456789ab'
   }
   return env
 }
@@ -68,7 +70,13 @@ function asConfig (ex: Example, dir: string, n: number): { file: string } | { pr
     writeFileSync(file, stringify({ apps: [doc] }))
     return { file }
   }
-  return { problem: `neither a whole config (no "apps") nor one app (top-level keys: ${keys.join(', ')})` }
+  if (keys.every(k => TOP_LEVEL.has(k))) {
+    // A section of the config (e.g. `store:`): checked inside a minimal config.
+    const file = join(dir, `example-${n}.yaml`)
+    writeFileSync(file, stringify({ ...doc, apps: [{ name: 'web', host: 'pr-{pr}.review.example.com', backend: { kind: 'local', command: 'node server.js' } }] }))
+    return { file }
+  }
+  return { problem: `neither a whole config (no "apps"), one app, nor config sections (top-level keys: ${keys.join(', ')})` }
 }
 
 function checkConfig (file: string, env: Record<string, string>): Promise<{ code: number | null, out: string }> {

@@ -48,7 +48,13 @@ const cases: Array<[string, string, RegExp]> = [
   ['admin off loopback without token', `admin: { host: 0.0.0.0 }\n${base}`, /admin\.token: required when the admin listener binds to 0\.0\.0\.0/],
   ['yaml syntax', 'apps: [\n  - name: x\n', /line \d+, column \d+/],
   ['top level not a mapping', '- a\n- b\n', /expected a mapping at the top level/],
-  ['pr number zero', base + '    prs: [{ number: 0 }]\n', /apps\[0\]\.prs\[0\]\.number: /]
+  ['pr number zero', base + '    prs: [{ number: 0 }]\n', /apps\[0\]\.prs\[0\]\.number: /],
+  ['unknown store kind', `store: { kind: etcd }\n${base}`, /store\.kind: expected one of "memory", "redis", got "etcd"/],
+  ['redis store without url', `store: { kind: redis }\n${base}`, /store\.url: expected required property/],
+  ['redis url of another scheme', `store: { kind: redis, url: "http://x" }\n${base}`, /store\.url: /],
+  ['redis store bad lease', `store: { kind: redis, url: "redis://x", leaseTtl: later }\n${base}`, /store\.leaseTtl: expected a duration/],
+  ['sentinels without a name', `store: { kind: redis, url: "redis://x", sentinels: [{ host: s1, port: 26379 }] }\n${base}`, /store\.sentinelName: required with sentinels/],
+  ['memory store with a url', `store: { kind: memory, url: "redis://x" }\n${base}`, /store\.url: unexpected property/]
 ]
 
 for (const [name, yaml, expected] of cases) {
@@ -60,7 +66,7 @@ for (const [name, yaml, expected] of cases) {
 }
 
 // The CLI turns every one of those into exit code 2 with the message on stderr.
-for (const [name, yaml, expected] of [cases[3], cases[6], cases[12]]) {
+for (const [name, yaml, expected] of [cases[3], cases[6], cases[12], cases.find(c => c[0] === 'redis store without url')!]) {
   t.test(`wakegate check-config: ${name} → exit 2`, async t => {
     const r = check(yaml)
     t.equal(r.code, 2)
@@ -72,6 +78,13 @@ t.test('a missing file exits 2', async t => {
   const r = spawnSync(process.execPath, ['--import=tsx', join(ROOT, 'src/cli.ts'), 'check-config', '--config', join(dir, 'nope.yaml')], { encoding: 'utf8', cwd: ROOT })
   t.equal(r.status, 2)
   t.match(r.stderr, /cannot read .*nope\.yaml: ENOENT/)
+})
+
+t.test('the redis store: url from WAKEGATE_REDIS_URL, durations resolved', async t => {
+  const c = parseConfigText(`store: { kind: redis, url: "redis://placeholder:6379" }\n${base}`, { WAKEGATE_REDIS_URL: 'redis://:s3cret@cache:6380/2' }, dir)
+  t.same(c.store, { kind: 'redis', url: 'redis://:s3cret@cache:6380/2', keyPrefix: 'wakegate:', leaseTtl: 5000, resyncInterval: 30_000, internalPort: 0 })
+  const m = parseConfigText(base, { WAKEGATE_REDIS_URL: 'redis://cache:6379' }, dir)
+  t.same(m.store, { kind: 'memory' }, 'the variable does not turn a memory store into redis')
 })
 
 t.test('env var substitution and WAKEGATE_* overrides', async t => {

@@ -34,3 +34,22 @@ t.test('docker-compose.yml publishes the gateway on 8080', async t => {
   t.equal(svc.build, '.')
   t.equal(svc.environment.WAKEGATE_LISTEN_HOST, '0.0.0.0')
 })
+
+t.test('docker-compose.yml: the replicas profile runs Redis and two replicas of the redis-store example', async t => {
+  const doc = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true })
+  const { redis, 'replica-a': a, 'replica-b': b } = doc.services
+  for (const s of [redis, a, b]) t.same(s.profiles, ['replicas'], 'only with --profile replicas')
+  t.match(redis.image, /^redis:/)
+  for (const s of [a, b]) {
+    t.equal(s.environment.WAKEGATE_CONFIG, '/app/examples/wakegate.replicas.yaml')
+    t.equal(s.environment.WAKEGATE_REDIS_URL, 'redis://redis:6379')
+    t.same(s.volumes, ['tasks:/tmp/wakegate-tasks'], 'the local task dir is shared')
+  }
+  t.not(a.environment.WAKEGATE_LISTEN_PORT, b.environment.WAKEGATE_LISTEN_PORT, 'distinct ports in the shared network namespace')
+  t.same(a.ports, ['8081:8081', '8082:8082'])
+  t.equal(b.network_mode, 'service:replica-a')
+  t.equal(b.pid, 'service:replica-a', 'a new leader can check and stop task processes the other started')
+  const example = parse(readFileSync(join(ROOT, 'examples', 'wakegate.replicas.yaml'), 'utf8'))
+  t.equal(example.store.kind, 'redis')
+  t.equal(example.apps[0].backend.taskDir, '/tmp/wakegate-tasks/example')
+})

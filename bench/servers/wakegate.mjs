@@ -5,10 +5,12 @@
 //   routes?: { [pr]: port }        fixed: every task of PR n is the server already on that port
 //   command?: string, env?: {}     local: the app each task runs
 //   prs: number[], wake?: number[], workers?: number
+//   redis?: { url, keyPrefix }     a replica on the redis store; it leads when it is the first
 // }
 // Talks to the runner over IPC: { cmd: 'stats' | 'sleep' | 'wake', pr? } → reply with { id, … }.
 // With workers > 1 this process is the cluster primary; the workers run dist/cluster/worker-main.js.
 import { fileURLToPath } from 'node:url'
+import { request } from 'node:http'
 import { dirname, join } from 'node:path'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -56,6 +58,7 @@ async function main () {
     admin: { enabled: false },
     log: { level: process.env.WAKEGATE_BENCH_LOG ?? 'warn' },
     ...(spec.workers ? { workers: spec.workers } : {}),
+    ...(spec.redis ? { store: { kind: 'redis', url: spec.redis.url, keyPrefix: spec.redis.keyPrefix, leaseTtl: '1s' } } : {}),
     apps: [{
       name: 'bench',
       host: 'pr-{pr}.bench.test',
@@ -77,7 +80,15 @@ async function main () {
   const backends = new Map([['bench', backend]])
 
   let manager, url, close
-  if (spec.workers && spec.workers > 1) {
+  if (spec.redis) {
+    // A replica: the hot path reads its mirror; the leader (this one, or the first) wakes.
+    const { startReplica } = await dist('replicas/replica.js')
+    const r = await startReplica(config, { backends })
+    if (spec.lead) while (!r.isLeader()) await new Promise(resolve => setTimeout(resolve, 20))
+    manager = r.leader?.manager
+    url = r.url
+    close = () => r.close()
+  } else if (spec.workers && spec.workers > 1) {
     const { startCluster } = await dist('cluster/primary.js')
     const c = await startCluster(config, { backends, workers: spec.workers })
     manager = c.manager
@@ -93,9 +104,18 @@ async function main () {
   }
   const envOf = pr => manager.envs.get(`bench/${pr}`)
   for (const pr of spec.wake ?? []) await manager.wake(envOf(pr), 'bench')
+  // A follower replica serves what the leader woke once its mirror has the route.
+  for (const pr of spec.waitFor ?? []) {
+    const status = () => new Promise(resolve => {
+      const req = request(`${url}/`, { headers: { host: `pr-${pr}.bench.test` } }, res => { res.resume(); res.once('end', () => resolve(res.statusCode)) })
+      req.once('error', () => resolve(0))
+      req.end()
+    })
+    while (await status() !== 200) await new Promise(resolve => setTimeout(resolve, 50))
+  }
 
   const handlers = {
-    stats: ({ pr }) => ({ starts: manager.counters.starts, backendStarts: backend.starts, rss: process.memoryUsage().rss, readyAt: pr ? envOf(pr)?.readyAt : undefined }),
+    stats: ({ pr }) => !manager ? { rss: process.memoryUsage().rss } : ({ starts: manager.counters.starts, backendStarts: backend.starts, rss: process.memoryUsage().rss, readyAt: pr ? envOf(pr)?.readyAt : undefined }),
     wake: async ({ pr }) => { await manager.wake(envOf(pr), 'bench'); return {} },
     sleep: async ({ pr }) => {
       const env = envOf(pr)

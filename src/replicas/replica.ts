@@ -91,6 +91,10 @@ export class Replica {
   get leader (): Wakegate | undefined { return this.term?.wg }
 
   async start (): Promise<void> {
+    // Redis may come later: the replica serves (and says the store is down) meanwhile.
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([this.store.ready?.().catch(() => {}), new Promise<void>(resolve => { timer = setTimeout(resolve, 5_000) })])
+    clearTimeout(timer)
     const a = await this.mg.listen(this.config.listen.host, this.config.listen.port)
     this.url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`
     const every = Math.max(50, Math.floor(this.sc.leaseTtl / 3))

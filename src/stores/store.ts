@@ -101,6 +101,8 @@ export interface Store {
   forgetDelivery (id: string): Promise<void>
   /** Whether the store can be reached right now (health, metrics). */
   healthy (): boolean
+  /** Resolves once the store can be used (connected); absent when it always can. */
+  ready? (): Promise<void>
   close (): Promise<void>
 }
 
