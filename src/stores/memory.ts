@@ -20,7 +20,6 @@ export class MemoryStore implements Store {
   readonly id = randomUUID()
   private readonly now: () => number
   private slots = new Map<string, Slot>()
-  private seen = new Map<string, number>()
   private locks = new Map<string, { token: number, until: number }>()
   private lockTokens = new Map<string, number>()
   private deliveries = new Map<string, number>()
@@ -54,7 +53,6 @@ export class MemoryStore implements Store {
   async delete (key: string) {
     const s = this.slots.get(key)
     if (s) delete s.record
-    this.seen.delete(key)
   }
 
   async list () {
@@ -83,16 +81,6 @@ export class MemoryStore implements Store {
       },
       release: async () => { if (mine()) this.locks.delete(key) }
     }
-  }
-
-  async touch (entries: Array<[string, number]>) {
-    for (const [k, at] of entries) if ((this.seen.get(k) ?? 0) < at) this.seen.set(k, at)
-  }
-
-  async expired (before: number) {
-    const out: string[] = []
-    for (const [k, at] of this.seen) if (at < before) out.push(k)
-    return out
   }
 
   async publish (event: StoreEvent) {

@@ -2,7 +2,6 @@
 //
 // Keys (after keyPrefix):   env:<key>      hash: data (record JSON), version, fence
 //                           envs           set of env keys that have a record
-//                           seen           zset: env key → last seen (ms)
 //                           lock:<key>     the holder's token, with PX ttl
 //                           lockseq:<key>  INCR counter the tokens come from
 //                           delivery:<id>  SET NX PX marker
@@ -51,14 +50,13 @@ redis.call('PERSIST', KEYS[1])
 redis.call('SADD', KEYS[2], ARGV[2])
 return {1, version}`
   },
-  // KEYS: env hash, envs set, seen zset. ARGV: env key, tombstone ms.
+  // KEYS: env hash, envs set. ARGV: env key, tombstone ms.
   wgDelete: {
-    numberOfKeys: 3,
+    numberOfKeys: 2,
     lua: `
 redis.call('HDEL', KEYS[1], 'data')
 if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 redis.call('SREM', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
 return 1`
   },
   // KEYS: lock, lockseq. ARGV: ttl. The token is taken only when the lock is free, so none is wasted.
@@ -89,7 +87,7 @@ return redis.call('DEL', KEYS[1])`
 /** The scripts above as ioredis adds them (defineCommand through the `scripts` option). */
 interface ScriptCommands {
   wgPut (env: string, envs: string, data: string, key: string, ifVersion: string, fence: string): Promise<[0, 'version' | 'fence', number] | [1, number]>
-  wgDelete (env: string, envs: string, seen: string, key: string, tombstoneMs: number): Promise<number>
+  wgDelete (env: string, envs: string, key: string, tombstoneMs: number): Promise<number>
   wgLock (lock: string, seq: string, ttl: number): Promise<number | null>
   wgRenew (lock: string, token: number, ttl: number): Promise<number>
   wgRelease (lock: string, token: number): Promise<number>
@@ -167,7 +165,7 @@ export class RedisStore implements Store {
   }
 
   async delete (key: string) {
-    await this.redis.wgDelete(`env:${key}`, 'envs', 'seen', key, TOMBSTONE_MS)
+    await this.redis.wgDelete(`env:${key}`, 'envs', key, TOMBSTONE_MS)
   }
 
   async list () {
@@ -194,16 +192,6 @@ export class RedisStore implements Store {
       renew: async (next = ttl) => (await this.redis.wgRenew(lockKey, token, next)) === 1,
       release: async () => { await this.redis.wgRelease(lockKey, token) }
     }
-  }
-
-  async touch (entries: Array<[string, number]>) {
-    if (entries.length === 0) return
-    // GT: a replica reporting an older time never moves last-seen back (Redis ≥ 6.2).
-    await this.redis.zadd('seen', 'GT', ...entries.flatMap(([k, at]) => [at, k]))
-  }
-
-  async expired (before: number) {
-    return this.redis.zrangebyscore('seen', '-inf', `(${before}`)
   }
 
   async publish (event: StoreEvent) {

@@ -1,4 +1,4 @@
-// The seam for shared state: env records, wake locks, last-seen times, events between
+// The seam for shared state: env records, the leader lease, events between
 // replicas and webhook delivery ids. The hot path never awaits a store. Shaped for several
 // gateway replicas on one store: records carry a version (compare-and-set) and writes can
 // carry a fencing token, so a replica whose lock lapsed cannot overwrite a newer holder.
@@ -88,10 +88,6 @@ export interface Store {
   list (): Promise<StoredRecord[]>
   /** Acquire an exclusive lock for ttl ms, or null when somebody else holds it. */
   lock (key: string, ttl: number): Promise<Lock | null>
-  /** Note activity; cheap, called in batches. Last-seen only ever moves forward. */
-  touch (entries: Array<[key: string, at: number]>): Promise<void>
-  /** Keys whose last activity is older than `before`. */
-  expired (before: number): Promise<string[]>
   /** Deliver to every subscriber of every store instance sharing this store, this one's included. */
   publish (event: StoreEvent): Promise<void>
   subscribe (fn: (event: StoreEvent) => void): () => void

@@ -205,17 +205,6 @@ export function storeContract (t: Test, target: StoreTarget): void {
     t.equal(await a.get('app/2'), undefined)
   })
 
-  t.test(`${target.name}: touch keeps the newest last-seen; expired lists keys older than a time`, async t => {
-    const [a, b] = await pair(t)
-    await a.touch([['app/1', 100], ['app/2', 300]])
-    await b.touch([['app/1', 50], ['app/3', 150]])
-    await b.touch([])
-    t.same((await a.expired(200)).sort(), ['app/1', 'app/3'])
-    t.same(await b.expired(100), [], 'app/1 stays at 100, not moved back to 50')
-    await a.delete('app/1')
-    t.same(await b.expired(200), ['app/3'], 'delete forgets last-seen')
-  })
-
   t.test(`${target.name}: healthy while open`, async t => {
     const [a] = await pair(t)
     t.equal(a.healthy(), true)
