@@ -190,12 +190,23 @@ export class LocalBackend implements Backend {
     const out = openSync(logFile, 'a')
     let child: ChildProcess
     try {
-      child = spawn('/bin/sh', ['-c', this.opts.command], {
-        cwd: this.opts.cwd,
-        env: { ...process.env, ...spec.env, PORT: String(port), HOST: '127.0.0.1' },
-        stdio: ['ignore', out, out],
-        detached: true // own process group, so stop() reaches the app's children too
-      })
+      const env = { ...process.env, ...spec.env, PORT: String(port), HOST: '127.0.0.1' }
+      child = this.opts.taskDir
+        // Recorded tasks run only once their record exists: the shell waits for a line on
+        // stdin, written after the record; if this process dies first, stdin ends and the
+        // shell exits, so no task ever runs that another process could not find.
+        ? spawn('/bin/sh', ['-c', 'IFS= read -r _ || exit 97; exec /bin/sh -c "$WAKEGATE_TASK_COMMAND"'], {
+          cwd: this.opts.cwd,
+          env: { ...env, WAKEGATE_TASK_COMMAND: this.opts.command },
+          stdio: ['pipe', out, out],
+          detached: true
+        })
+        : spawn('/bin/sh', ['-c', this.opts.command], {
+          cwd: this.opts.cwd,
+          env,
+          stdio: ['ignore', out, out],
+          detached: true // own process group, so stop() reaches the app's children too
+        })
     } catch (err) {
       releasePort(port)
       throw new BackendError(`cannot spawn "${this.opts.command}": ${(err as Error).message}`, true, { cause: err })
@@ -223,7 +234,11 @@ export class LocalBackend implements Backend {
     })
     if (child.pid) liveGroups.add(child.pid)
     this.tasks.set(id, task)
-    this.writeRecord(task)
+    if (child.stdin) {
+      this.writeRecord(task)
+      child.stdin.on('error', () => {}) // a task that exits at once closes its end first
+      child.stdin.end('go\n')
+    }
     return ref
   }
 
