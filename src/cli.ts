@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // wakegate serve | check-config | envs — command-line entry point.
 import { parseArgs } from 'node:util'
+import type { Logger } from 'pino'
 import { loadConfigFile, type ResolvedConfig } from './config/load.js'
 import { ConfigError } from './errors.js'
 
@@ -78,44 +79,20 @@ export async function main (argv: string[]): Promise<number> {
         if (workers > 1) process.stderr.write('wakegate: workers are not used with the redis store; run more replicas instead\n')
         const { startReplica } = await import('./replicas/replica.js')
         const r = await startReplica(config)
-        let stopping = false
-        const stop = (signal: string) => {
-          if (stopping) return
-          stopping = true
-          r.log.info({ signal }, 'signal received')
-          r.close().then(() => process.exit(0), err => { r.log.error({ err }, 'shutdown failed'); process.exit(1) })
-        }
-        process.on('SIGINT', () => stop('SIGINT'))
-        process.on('SIGTERM', () => stop('SIGTERM'))
+        stopOnSignals(r.log, () => r.close())
         return -1
       }
       if (workers > 1) {
         // The primary owns the lifecycle; the workers serve the public listener.
         const { startCluster } = await import('./cluster/primary.js')
         const c = await startCluster(config, { workers })
-        let stopping = false
-        const stop = (signal: string) => {
-          if (stopping) return
-          stopping = true
-          c.wg.log.info({ signal }, 'signal received')
-          c.close().then(() => process.exit(0), err => { c.wg.log.error({ err }, 'shutdown failed'); process.exit(1) })
-        }
-        process.on('SIGINT', () => stop('SIGINT'))
-        process.on('SIGTERM', () => stop('SIGTERM'))
+        stopOnSignals(c.wg.log, () => c.close())
         c.wg.log.info({ url: c.url, workers }, 'workers listening')
         return -1
       }
       const { createWakegate } = await import('./server.js')
       const wg = await createWakegate(config)
-      let stopping = false
-      const stop = (signal: string) => {
-        if (stopping) return
-        stopping = true
-        wg.log.info({ signal }, 'signal received')
-        wg.close().then(() => process.exit(0), err => { wg.log.error({ err }, 'shutdown failed'); process.exit(1) })
-      }
-      process.on('SIGINT', () => stop('SIGINT'))
-      process.on('SIGTERM', () => stop('SIGTERM'))
+      stopOnSignals(wg.log, () => wg.close())
       await wg.listen()
       return -1 // keep running
     }
@@ -136,6 +113,23 @@ export async function main (argv: string[]): Promise<number> {
       process.stderr.write(`wakegate: unknown command "${command}"\n${USAGE}`)
       return 2
   }
+}
+
+/**
+ * SIGTERM/SIGINT: one graceful stop, then exit 0 (1 if it failed). A stray rejection is
+ * logged rather than taking the gateway (and every env it serves) down.
+ */
+function stopOnSignals (log: Logger, close: () => Promise<void>): void {
+  let stopping = false
+  const stop = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    log.info({ signal }, 'signal received')
+    close().then(() => process.exit(0), err => { log.error({ err }, 'shutdown failed'); process.exit(1) })
+  }
+  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('unhandledRejection', err => { log.error({ err }, 'unhandled rejection') })
 }
 
 main(process.argv.slice(2)).then(code => { if (code >= 0) process.exitCode = code }, err => {

@@ -1,15 +1,10 @@
 import t from 'tap'
 import WebSocket from 'ws'
-import { startReplicaSet, get } from './support/replicas.js'
+import { twoReplicas, get } from './support/replicas.js'
 import { sleep, waitFor } from './support/harness.js'
 
 t.test('idle stops see every replica: traffic only through one, or a WebSocket open on one, keeps the env awake', async t => {
-  const set = await startReplicaSet({ app: { idleTimeout: '2s' } })
-  t.teardown(() => set.close())
-  const a = await set.spawn('a')
-  const b = await set.spawn('b')
-  const leader = await set.leader()
-  const follower = leader === a ? b : a
+  const { set, leader, follower } = await twoReplicas(t, { app: { idleTimeout: '2s' } })
 
   const first = await get(follower, '/info', 5)
   t.equal(first.status, 200)

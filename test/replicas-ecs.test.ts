@@ -4,7 +4,7 @@ import t from 'tap'
 import { Agent } from 'undici'
 import { FakeAws, useFakeAwsEnvironment } from './support/fake-aws/index.js'
 import { ecsBackend } from './support/fake-aws/app.js'
-import { startReplicaSet, get } from './support/replicas.js'
+import { twoReplicas, get } from './support/replicas.js'
 import { waitFor } from './support/harness.js'
 
 useFakeAwsEnvironment()
@@ -12,11 +12,7 @@ useFakeAwsEnvironment()
 t.test('ECS, two replicas: 1,000 concurrent cold requests across both → RunTask = 1; both serve the task', async t => {
   const fake = await FakeAws.start()
   t.teardown(() => fake.close())
-  const set = await startReplicaSet({ backend: ecsBackend(fake) })
-  t.teardown(() => set.close())
-  const a = await set.spawn('a')
-  const b = await set.spawn('b')
-  await set.leader()
+  const { a, b } = await twoReplicas(t, { backend: ecsBackend(fake) })
   const agent = new Agent({ connections: 100 })
   t.teardown(() => agent.close())
   const results = await Promise.all(Array.from({ length: 1000 }, (_v, i) => get(i % 2 ? b : a, '/info', 1, agent).catch(err => ({ status: 0, body: String(err), headers: {} }))))
@@ -29,12 +25,7 @@ t.test('ECS: the leader restarted mid-wake → the task is adopted, RunTask = 1,
   // 1.5 s from RunTask to RUNNING: the leader is killed while the task starts.
   const fake = await FakeAws.start({ delays: { pending: 1500 } })
   t.teardown(() => fake.close())
-  const set = await startReplicaSet({ backend: ecsBackend(fake) })
-  t.teardown(() => set.close())
-  const a = await set.spawn('a')
-  const b = await set.spawn('b')
-  const leader = await set.leader()
-  const follower = leader === a ? b : a
+  const { set, leader, follower } = await twoReplicas(t, { backend: ecsBackend(fake) })
 
   const held = get(follower, '/info', 2)
   await waitFor(() => fake.count('RunTask') === 1, 10_000, 'RunTask sent')

@@ -1,15 +1,10 @@
 import t from 'tap'
-import { startReplicaSet, get } from './support/replicas.js'
+import { twoReplicas, get } from './support/replicas.js'
 import { waitFor } from './support/harness.js'
 
 t.test('SIGKILL of the leader mid-wake: a replica takes over, adopts the starting task, the held request is served; one task', async t => {
   // The app answers its health check only after a second, so the wake is surely in flight.
-  const set = await startReplicaSet({ app: { env: { READY_AFTER_MS: '1500' } } })
-  t.teardown(() => set.close())
-  const a = await set.spawn('a')
-  const b = await set.spawn('b')
-  const leader = await set.leader()
-  const follower = leader === a ? b : a
+  const { set, leader, follower } = await twoReplicas(t, { app: { env: { READY_AFTER_MS: '1500' } } })
 
   const held = get(follower, '/info', 7)
   await waitFor(() => set.starts().length === 1, 15_000, 'the leader started the task')
@@ -27,12 +22,7 @@ t.test('SIGKILL of the leader mid-wake: a replica takes over, adopts the startin
 })
 
 t.test('a replica stopped gracefully hands over at once; a new replica joins as a follower', async t => {
-  const set = await startReplicaSet()
-  t.teardown(() => set.close())
-  const a = await set.spawn('a')
-  const b = await set.spawn('b')
-  const leader = await set.leader()
-  const follower = leader === a ? b : a
+  const { set, leader, follower } = await twoReplicas(t)
   const first = await get(follower, '/info', 3)
   t.equal(first.status, 200)
   const pid = JSON.parse(first.body).pid

@@ -1,15 +1,10 @@
 import t from 'tap'
 import { Agent, request } from 'undici'
-import { startReplicaSet, get, type ReplicaProcess } from './support/replicas.js'
+import { twoReplicas, get, type ReplicaProcess } from './support/replicas.js'
 import { waitFor } from './support/harness.js'
 
 t.test('3 redeploys triggered on the leader under load over both replicas: 0 failed of 20,000; the other replica switches with it', async t => {
-  const set = await startReplicaSet({ app: { drainTimeout: '2s' } })
-  t.teardown(() => set.close())
-  const a = await set.spawn('a')
-  const b = await set.spawn('b')
-  const leader = await set.leader()
-  const follower = leader === a ? b : a
+  const { set, a, b, leader, follower } = await twoReplicas(t, { app: { drainTimeout: '2s' } })
   t.equal((await get(a, '/info')).status, 200)
 
   const agent = new Agent({ connections: 25, keepAliveTimeout: 30_000 })

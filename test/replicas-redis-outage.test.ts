@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Agent } from 'undici'
-import { startReplicaSet, get, type ReplicaProcess } from './support/replicas.js'
+import { twoReplicas, get, type ReplicaProcess } from './support/replicas.js'
 import { waitFor, sleep } from './support/harness.js'
 import { FakeGitHub, prEvent, sendWebhook } from './support/fake-github.js'
 
@@ -8,12 +8,7 @@ const SECRET = 'webhook-secret'
 const REPO = 'acme/web'
 
 t.test('Redis killed under load: 0 failed requests to running envs, cold ones still wake once; after restart one leader, no duplicate task', async t => {
-  const set = await startReplicaSet()
-  t.teardown(() => set.close())
-  const a = await set.spawn('a')
-  const b = await set.spawn('b')
-  const leader = await set.leader()
-  const follower = leader === a ? b : a
+  const { set, a, b, follower } = await twoReplicas(t)
   t.equal((await get(a, '/info', 1)).status, 200)
 
   const agent = new Agent({ connections: 20, keepAliveTimeout: 30_000 })
@@ -65,14 +60,10 @@ t.test('Redis killed under load: 0 failed requests to running envs, cold ones st
 t.test('a webhook delivered twice, once to each replica, is handled once', async t => {
   const gh = await new FakeGitHub().start()
   t.teardown(() => gh.close())
-  const set = await startReplicaSet({
+  const { set, a, b } = await twoReplicas(t, {
     app: { repo: REPO, anyPr: false, github: { comment: false, deployments: false } },
     config: { github: { auth: { token: gh.token }, webhookSecret: SECRET, webhookHost: 'hooks.review.test', apiUrl: gh.url, prSweepInterval: 0 } }
   })
-  t.teardown(() => set.close())
-  const a = await set.spawn('a')
-  const b = await set.spawn('b')
-  await set.leader()
   const pull = gh.addPull({ repo: REPO, number: 41 })
   const payload = prEvent('opened', pull)
   const [x, y] = await Promise.all([a, b].map(r => sendWebhook(r.url, { event: 'pull_request', payload, secret: SECRET, host: 'hooks.review.test', id: 'one-delivery' })))

@@ -1,13 +1,9 @@
 import t from 'tap'
 import { Agent } from 'undici'
-import { startReplicaSet, get } from './support/replicas.js'
+import { twoReplicas, get } from './support/replicas.js'
 
 t.test('two replicas, one Redis: 1,000 concurrent cold requests across both start exactly one task; both serve it', async t => {
-  const set = await startReplicaSet()
-  t.teardown(() => set.close())
-  const a = await set.spawn('a')
-  const b = await set.spawn('b')
-  await set.leader()
+  const { set, a, b } = await twoReplicas(t)
 
   const agent = new Agent({ connections: 100 })
   t.teardown(() => agent.close())

@@ -139,6 +139,16 @@ export async function startReplicaSet (opts: ReplicaSetOptions = {}): Promise<Re
   return set
 }
 
+/** A set with replicas a and b running and their leader chosen; closed at the test's end. */
+export async function twoReplicas (t: { teardown: (fn: () => Promise<void>) => void }, opts: ReplicaSetOptions = {}): Promise<{ set: ReplicaSet, a: ReplicaProcess, b: ReplicaProcess, leader: ReplicaProcess, follower: ReplicaProcess }> {
+  const set = await startReplicaSet(opts)
+  t.teardown(() => set.close())
+  const a = await set.spawn('a')
+  const b = await set.spawn('b')
+  const leader = await set.leader()
+  return { set, a, b, leader, follower: leader === a ? b : a }
+}
+
 /** GET through a replica with the env's Host. */
 export async function get (r: { url: string }, path: string, pr = 1, dispatcher?: import('undici').Dispatcher): Promise<{ status: number, body: string, headers: Record<string, string | string[] | undefined> }> {
   const res = await request(`${r.url}${path}`, { headers: { host: `pr-${pr}.review.test`, accept: 'application/json' }, dispatcher })
