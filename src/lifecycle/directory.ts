@@ -1,6 +1,7 @@
 // What the proxy needs from the lifecycle, and nothing more: the seam between the data path
-// and the control plane. EnvManager implements it in-process; a cluster worker's mirror
-// implements it over IPC. Everything the hot path reads is synchronous and in memory.
+// and the control plane. EnvManager implements it in-process; MirrorDirectory in a cluster
+// worker (over IPC) and in a replica (over Redis pub/sub). Everything the hot path reads is
+// synchronous and in memory.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Env } from './env.js'
 import type { Upstream } from '../proxy/upstream.js'
