@@ -69,7 +69,7 @@ export const RedisStore = Type.Object({
   sentinelName: Type.Optional(Type.String({ minLength: 1, description: 'Name of the Sentinel-monitored primary' })),
   leaseTtl: Duration('How long the leader lease lasts without renewal: a leader that dies is replaced after at most this', '5s'),
   resyncInterval: Duration('How often a replica asks the leader for every env again, to catch messages it missed', '30s'),
-  advertiseHost: Type.Optional(Type.String({ minLength: 1, description: "Address other replicas reach this one's internal listener at (webhooks and pages are passed to the leader); default: listen.host, or the hostname when that is a wildcard" })),
+  advertiseHost: Type.Optional(Type.String({ minLength: 1, description: "Address other replicas reach this one's internal listener at (webhooks and pages are passed to the leader); default: listen.host, or when that is a wildcard this machine's first non-loopback IPv4 address" })),
   internalPort: Type.Integer({ minimum: 0, maximum: 65535, default: 0, description: 'Port of the internal listener the leader serves webhooks and gateway pages on for the other replicas (0: any free port)' })
 }, { additionalProperties: false })
 

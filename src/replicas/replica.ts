@@ -13,7 +13,7 @@
 // waking or running, so no second task starts; the replicas ask their unanswered wakes again
 // of the new leader. A leader that loses the lease (Redis restarted, a newer leader fenced its
 // writes) hands its tasks over and goes back to mirroring.
-import { hostname, tmpdir } from 'node:os'
+import { hostname, networkInterfaces, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
@@ -244,7 +244,7 @@ export class Replica {
     if (this.closing) { await lock.release().catch(() => {}); return }
     this.promoting = true
     try {
-      const advertise = this.sc.advertiseHost ?? (/^(0\.0\.0\.0|::|\[::\])$/.test(this.config.listen.host) ? hostname() : this.config.listen.host)
+      const advertise = this.sc.advertiseHost ?? advertisedHost(this.config.listen.host)
       // The leader's own listener is internal: replicas pass it webhooks and gateway pages.
       const internal: ResolvedConfig = { ...this.config, listen: { host: this.config.listen.host, port: this.sc.internalPort } }
       const prefix = this.sc.keyPrefix.replace(/[^A-Za-z0-9_-]/g, '_')
@@ -317,6 +317,19 @@ export class Replica {
     })()
     return this.closing
   }
+}
+
+/**
+ * Where other replicas reach this one: the listen address, or for a wildcard this machine's
+ * first non-loopback IPv4 address (a container's or task's own, which its peers can reach;
+ * a container's hostname often resolves nowhere else), else the hostname.
+ */
+export function advertisedHost (listenHost: string): string {
+  if (!/^(0\.0\.0\.0|::|\[::\])$/.test(listenHost)) return listenHost
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address
+  }
+  return hostname()
 }
 
 export async function startReplica (config: ResolvedConfig, opts: ReplicaOptions = {}): Promise<Replica> {
