@@ -88,13 +88,6 @@ export class MirrorDirectory extends EventEmitter implements EnvDirectory {
     if (p) { this.pending.delete(r.id); p.done(r) }
   }
 
-  /** Fails every question in flight (the owner cannot be reached). */
-  failPending (code: 'WAKEGATE_SHUTTING_DOWN' | 'WAKEGATE_STORE_UNAVAILABLE', detail?: string): void {
-    for (const [id, p] of this.pending) {
-      this.pending.delete(id)
-      p.done({ t: 'reply', id, ok: false, error: { code, detail } })
-    }
-  }
 
   /** Applies the owner's view of an env; creates the mirror env when new. */
   applySnapshot (s: EnvSnapshot): Env | undefined {
@@ -237,7 +230,11 @@ export class MirrorDirectory extends EventEmitter implements EnvDirectory {
   /** Fails waiters and questions, closes the pools (in-flight requests finish). */
   close (): void {
     this.stopped = true
-    this.failPending('WAKEGATE_SHUTTING_DOWN')
+    // Questions in flight are answered here: this process will not wait for the owner.
+    for (const [id, p] of this.pending) {
+      this.pending.delete(id)
+      p.done({ t: 'reply', id, ok: false, error: { code: 'WAKEGATE_SHUTTING_DOWN' } })
+    }
     for (const env of this.envs.values()) {
       const w = env.wake
       env.wake = null

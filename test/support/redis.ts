@@ -58,7 +58,8 @@ export async function startRedis (): Promise<RedisServer> {
   return server
 }
 
-async function freePort (): Promise<number> {
+/** A loopback port free right now. */
+export async function freePort (): Promise<number> {
   const srv = createServer()
   await new Promise<void>(resolve => srv.listen(0, '127.0.0.1', resolve))
   const { port } = srv.address() as { port: number }

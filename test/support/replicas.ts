@@ -2,13 +2,12 @@
 // each with its own config file (its own admin port), sharing a local task dir.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
 import { stringify } from 'yaml'
 import { EXAMPLE_APP, ROOT, waitFor } from './harness.js'
-import { startRedis, type RedisServer } from './redis.js'
+import { freePort, startRedis, type RedisServer } from './redis.js'
 
 export interface ReplicaProcess {
   name: string
@@ -36,17 +35,6 @@ export interface ReplicaSet {
   health (r: ReplicaProcess): Promise<{ ok: boolean, leader: boolean, store: boolean } | undefined>
   leader (): Promise<ReplicaProcess>
   close (): Promise<void>
-}
-
-export function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address()
-      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0))
-    })
-  })
 }
 
 export interface ReplicaSetOptions {
