@@ -19,7 +19,7 @@ for (const kind of ['throttle', 'server'] as const) {
     t.teardown(() => h.close())
 
     const answers = await Promise.all(prs(ENVS).map(pr => h.get(`pr-${pr.number}.review.test`, '/info')))
-    t.same(answers.map(a => a.status), Array(ENVS).fill(200), 'every wake succeeded')
+    t.same(answers.map(a => a.status), Array(ENVS).fill(200), `every wake succeeded (${answers.filter(a => a.status !== 200).map(a => a.body.slice(0, 300)).join('; ')})`)
     t.same(answers.map(a => JSON.parse(a.body).pr), prs(ENVS).map(p => String(p.number)))
 
     const failed = fake.calls.filter(c => c.status !== 200)
