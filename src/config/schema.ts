@@ -87,6 +87,60 @@ export const Health = Type.Object({
   // `{ tcp: true }` would become `{ path: '/', tcp: true }`. load.ts fills the path in.
 }, { additionalProperties: false, default: {} })
 
+const Permission = Type.Union(['read', 'triage', 'write', 'maintain', 'admin'].map(l => Type.Literal(l)))
+
+/** Who may reach an app's environments. Every rule present is tried; any that matches lets the request in. */
+export const AccessPolicy = Type.Object({
+  public: Type.Optional(Type.Boolean({ description: 'Anybody who can reach wakegate may use these environments, on purpose (no warning)' })),
+  ip: Type.Optional(Type.Array(Type.String({ minLength: 2 }), { minItems: 1, description: 'Client addresses or CIDRs let in, IPv4 or IPv6, e.g. 203.0.113.0/24, 2001:db8::/32' })),
+  basic: Type.Optional(Type.Object({
+    realm: Type.String({ default: 'wakegate', minLength: 1, pattern: '^[^"\\\\]*$' }),
+    users: Type.Record(Type.String({ pattern: '^[^:]+$' }), Type.String({ pattern: '^\\$(argon2(id|i|d)|2[abxy])\\$' }), { description: 'user → argon2 or bcrypt hash (`wakegate hash-password` prints one); use ${VAR} to keep hashes out of the file' })
+  }, { additionalProperties: false, description: 'HTTP basic auth' })),
+  github: Type.Optional(Type.Object({
+    repo: Type.Boolean({ default: true, description: "Let in users who have at least `permission` on the app's repo" }),
+    permission: Type.Union(Permission.anyOf, { default: 'read', description: 'Least permission on the repo (on a public repo everybody has read: use triage or orgs/teams)' }),
+    orgs: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Members of these organisations are let in' })),
+    teams: Type.Optional(Type.Array(Type.String({ pattern: '^[^/]+/[^/]+$' }), { description: 'Members of these teams (org/team-slug) are let in' })),
+    users: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'These GitHub logins are let in' }))
+  }, { additionalProperties: false, default: {}, description: 'Sign in with GitHub (needs access.authHost, access.github and the top-level github section)' })),
+  bypass: Type.Optional(Type.Object({
+    secrets: Type.Array(Type.String({ minLength: 16 }), { minItems: 1, description: 'Accepted secrets; list the new one next to the old to rotate' }),
+    header: Type.String({ default: 'x-wakegate-bypass', pattern: '^[A-Za-z0-9-]+$' }),
+    query: Type.String({ default: 'wakegate-bypass', pattern: '^[A-Za-z0-9_.-]+$', description: 'Query parameter that sets a host-only cookie once and redirects without it' })
+  }, { additionalProperties: false, description: 'A secret for CI jobs, end-to-end runners and uptime checks' })),
+  actions: Type.Optional(Type.Object({
+    audience: Type.String({ minLength: 1, description: 'The `aud` the workflow asks for (core.getIDToken(audience))' }),
+    repositories: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$' }), { description: "Repositories whose workflows are let in (default: the app's repo)" })),
+    refs: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Refs let in, * as a wildcard, e.g. refs/pull/*; default: any' }))
+  }, { additionalProperties: false, description: 'GitHub Actions OIDC tokens (Authorization: Bearer), no stored secret' })),
+  forwardCredentials: Type.Boolean({ default: false, description: "Pass wakegate's session cookie and the Authorization header it checked on to the app" })
+}, { additionalProperties: false })
+
+/** The access section: shared sign-in settings and the default policy of apps without one. */
+export const Access = Type.Object({
+  default: Type.Optional(AccessPolicy),
+  trustedProxies: Type.Optional(Type.Union([
+    Type.Integer({ minimum: 0, maximum: 32 }),
+    Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })
+  ], { description: 'Proxies in front of wakegate (an ALB) whose X-Forwarded-For entries are believed: a number of hops, or their addresses/CIDRs (loopback, linklocal, uniquelocal name ranges); without it the socket address is the client' })),
+  authHost: Type.Optional(Type.String({ minLength: 3, description: 'The one fixed host for GitHub sign-in and the OAuth callback relay, e.g. auth.review.example.com' })),
+  sessionKey: Type.Optional(Type.Union([Type.String({ minLength: 32 }), Type.Array(Type.String({ minLength: 32 }), { minItems: 1 })], { description: 'Key of the session cookies: 32 bytes as hex or base64 (set WAKEGATE_SESSION_KEY); a list rotates (the first signs, all verify)' })),
+  sessionTtl: Duration('How long a sign-in lasts', '12h'),
+  tokenTtl: Duration('How long the one-use token that hands a sign-in from the auth host to an env host is valid', '30s'),
+  checkTtl: Duration("How long GitHub's answer on a user's access is cached (a revoked user loses access within this)", '5m'),
+  github: Type.Optional(Type.Object({
+    clientId: Type.String({ minLength: 1 }),
+    clientSecret: Type.String({ minLength: 1, description: 'Set WAKEGATE_GITHUB_CLIENT_SECRET' }),
+    clientType: Type.Union([Type.Literal('github-app'), Type.Literal('oauth-app')], { default: 'github-app', description: "github-app: the GitHub App's user authorization; oauth-app: an OAuth app" })
+  }, { additionalProperties: false, description: 'OAuth credentials for sign-in with GitHub; the callback URL to register is https://<authHost>/__wakegate/auth/callback' }))
+}, { additionalProperties: false, default: {} })
+
+/** An app's OAuth callback relay (apps that sign users in through an OAuth provider). */
+export const OauthRelay = Type.Object({
+  providers: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'Hosts of the authorization endpoints the app may send users to, e.g. accounts.google.com, github.com' })
+}, { additionalProperties: false })
+
 /** Per-app GitHub policies (used when the top-level `github` section is set and the app has `repo`). */
 export const AppGithub = Type.Object({
   warm: Type.Boolean({ default: false, description: 'Start the environment when the PR is opened or becomes eligible, before anyone asks' }),
@@ -142,6 +196,9 @@ export const App = Type.Object({
   prs: Type.Array(KnownPr, { default: [], description: 'PRs known without GitHub (local use)' }),
   anyPr: Type.Boolean({ default: false, description: 'Any PR number may wake (no known-PR gate); for local use only' }),
   github: AppGithub,
+  access: Type.Optional(AccessPolicy),
+  oauthRelay: Type.Optional(OauthRelay),
+  maxRunning: Type.Optional(Type.Integer({ minimum: 1, description: 'Running environments of this app at most: the oldest idle one is put to sleep, or a wake is refused (503) when none is idle' })),
   backend: Backend
 }, { additionalProperties: false })
 
@@ -154,7 +211,12 @@ export const Config = Type.Object({
   admin: Type.Object({
     host: Type.String({ default: '127.0.0.1' }),
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 9090 }),
-    token: Type.Optional(Type.String({ minLength: 8, description: 'Bearer token for the admin listener; required unless it binds to loopback' })),
+    token: Type.Optional(Type.String({ minLength: 8, description: 'Bearer token for the admin listener; the listener must bind to loopback unless a token or github is set' })),
+    github: Type.Optional(Type.Object({
+      teams: Type.Optional(Type.Array(Type.String({ pattern: '^[^/]+/[^/]+$' }), { minItems: 1 })),
+      users: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }))
+    }, { additionalProperties: false, description: 'Sign in with GitHub for the dashboard and API, for these teams (org/team-slug) or users (needs access.authHost and access.github)' })),
+    publicUrl: Type.Optional(Type.String({ pattern: '^https?://', description: "The admin listener's URL as browsers reach it (GitHub sign-in returns there)" })),
     enabled: Type.Boolean({ default: true })
   }, { additionalProperties: false, default: {} }),
   store: Type.Union([MemoryStore, RedisStore], { default: { kind: 'memory' } }),
@@ -176,6 +238,12 @@ export const Config = Type.Object({
     shutdownGrace: Duration('Time in-flight requests get on shutdown', '10s')
   }, { additionalProperties: false, default: {} }),
   github: Type.Optional(Github),
+  access: Access,
+  limits: Type.Object({
+    maxRunning: Type.Optional(Type.Integer({ minimum: 1, description: 'Running environments of all apps at most: the oldest idle one is put to sleep, or a wake is refused (503) when none is idle' })),
+    wakesPerMinute: Type.Integer({ minimum: 0, default: 30, description: 'Wakes one client address may cause per minute (0: no limit); requests to running environments are not counted' }),
+    wakeBurst: Type.Integer({ minimum: 1, default: 10, description: 'Wakes one client address may cause at once before wakesPerMinute applies' })
+  }, { additionalProperties: false, default: {} }),
   apps: Type.Array(App, { minItems: 1 })
 }, { additionalProperties: false, title: 'wakegate configuration' })
 
@@ -188,4 +256,6 @@ export type KnownPrConfig = Static<typeof KnownPr>
 export type RedisStoreInput = Static<typeof RedisStore>
 export type GithubInput = Static<typeof Github>
 export type AppGithubInput = Static<typeof AppGithub>
+export type AccessPolicyInput = Static<typeof AccessPolicy>
+export type AccessInput = Static<typeof Access>
 export { Port }

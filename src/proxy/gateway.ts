@@ -124,6 +124,11 @@ export class Gateway implements ForwardHost {
 
   coldServed (env: Env): void { this.directory.coldServed(env) }
 
+  /** The client's address: the socket's, or the X-Forwarded-For entry a trusted proxy added. */
+  clientAddress (req: IncomingMessage): string {
+    return req.socket.remoteAddress ?? ''
+  }
+
   /** Shutdown: every request and upgrade still held for a wake is answered 503 now. */
   shedHeld (): void {
     this.holds.shed()
