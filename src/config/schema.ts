@@ -128,6 +128,7 @@ export const Access = Type.Object({
   sessionKey: Type.Optional(Type.Union([Type.String({ minLength: 32 }), Type.Array(Type.String({ minLength: 32 }), { minItems: 1 })], { description: 'Key of the session cookies: 32 bytes as hex or base64 (set WAKEGATE_SESSION_KEY); a list rotates (the first signs, all verify)' })),
   sessionTtl: Duration('How long a sign-in lasts', '12h'),
   tokenTtl: Duration('How long the one-use token that hands a sign-in from the auth host to an env host is valid', '30s'),
+  actionsIssuer: Type.String({ default: 'https://token.actions.githubusercontent.com', pattern: '^https?://', description: 'Issuer of GitHub Actions OIDC tokens (GitHub Enterprise Server: https://HOST/_services/token); its keys are read from <issuer>/.well-known/jwks' }),
   checkTtl: Duration("How long GitHub's answer on a user's access is cached (a revoked user loses access within this)", '5m'),
   github: Type.Optional(Type.Object({
     clientId: Type.String({ minLength: 1 }),
