@@ -168,17 +168,18 @@ t.test('every state × event: the next state and effects, or no change', async t
     { type: 'wake', cause: 'x' }, { type: 'ready' }, { type: 'wake-failed', code: 'WAKEGATE_WAKE_TIMEOUT', reason: 'r' }, { type: 'idle' },
     { type: 'sleep', cause: 'c' }, { type: 'stopped' }, { type: 'task-lost', reason: 'l' }, { type: 'destroy' },
     { type: 'adopt', generation: 3 }, { type: 'adopt', generation: 3, starting: true }, { type: 'redeploy' }, { type: 'clear-backoff' },
-    { type: 'pending-ready', generation: 3 }, { type: 'pending-failed', generation: 3, reason: 'p' }, { type: 'revive' }
+    { type: 'pending-ready', generation: 3 }, { type: 'pending-failed', generation: 3, reason: 'p' }, { type: 'revive' },
+    { type: 'refuse', code: 'WAKEGATE_AT_CAPACITY', reason: 'full', retryAfter: 60 }
   ]
   const D = 'destroyed[drop-route,fail-waiters]'
   const DS = 'destroyed[stop-task,drop-route,fail-waiters]'
   const expected: Record<EnvState, string[]> = {
-    asleep: ['waking[start-task]', '-', '-', '-', '-', '-', '-', D, 'running[release-waiters]', 'waking[start-task]', '-', '-', '-', '-', '-'],
-    waking: ['-', 'running[release-waiters]', 'failed[stop-task,fail-waiters]', '-', 'stopping[stop-task,fail-waiters]', '-', '-', DS, '-', '-', '-', '-', '-', '-', '-'],
-    running: ['-', '-', '-', 'stopping[drop-route,stop-task]', 'stopping[drop-route,stop-task]', '-', 'waking[drop-route,stop-task,start-task]', DS, '-', 'running[start-pending]', 'running[start-pending]', '-', '-', '-', '-'],
-    stopping: ['stopping[]', '-', '-', '-', '-', 'asleep[]', '-', DS, '-', '-', '-', '-', '-', '-', '-'],
-    failed: ['-', '-', '-', '-', '-', '-', '-', D, 'running[release-waiters]', 'waking[start-task]', '-', 'failed[]', '-', '-', '-'],
-    destroyed: ['-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', 'asleep[]']
+    asleep: ['waking[start-task]', '-', '-', '-', '-', '-', '-', D, 'running[release-waiters]', 'waking[start-task]', '-', '-', '-', '-', '-', 'asleep[fail-waiters]'],
+    waking: ['-', 'running[release-waiters]', 'failed[stop-task,fail-waiters]', '-', 'stopping[stop-task,fail-waiters]', '-', '-', DS, '-', '-', '-', '-', '-', '-', '-', '-'],
+    running: ['-', '-', '-', 'stopping[drop-route,stop-task]', 'stopping[drop-route,stop-task]', '-', 'waking[drop-route,stop-task,start-task]', DS, '-', 'running[start-pending]', 'running[start-pending]', '-', '-', '-', '-', '-'],
+    stopping: ['stopping[]', '-', '-', '-', '-', 'asleep[]', '-', DS, '-', '-', '-', '-', '-', '-', '-', '-'],
+    failed: ['-', '-', '-', '-', '-', '-', '-', D, 'running[release-waiters]', 'waking[start-task]', '-', 'failed[]', '-', '-', '-', 'failed[fail-waiters]'],
+    destroyed: ['-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', 'asleep[]', '-']
   }
   for (const state of Object.keys(expected) as EnvState[]) {
     events.forEach((ev, i) => {
@@ -196,4 +197,21 @@ t.test('revive: only a destroyed env comes back, asleep and without its old fail
   t.equal(r.next.reason, '')
   t.equal(r.next.code, '')
   t.equal(r.next.generation, destroyed.generation, 'generations keep counting up')
+})
+
+t.test('refuse: a wake past the running caps starts nothing and fails its waiters with Retry-After', async t => {
+  const ev: LifecycleEvent = { type: 'refuse', code: 'WAKEGATE_AT_CAPACITY', reason: '2 environments of web are running (maxRunning 2) and all of them are in use.', retryAfter: 60 }
+  const asleep = transition(initialState(), ev, 1000, 100)
+  t.equal(asleep.next.state, 'asleep')
+  t.same(asleep.effects, [{ type: 'fail-waiters', code: 'WAKEGATE_AT_CAPACITY', reason: ev.reason, retryAfter: 60 }])
+  const s0 = initialState()
+  t.equal(transition(s0, ev, 1000, 100).next, s0, 'the same state object: nothing to persist')
+  // Stopping with a start asked for: the start after the stop is dropped.
+  const stopping = run(initialState(), { type: 'wake', cause: 'x' }, { type: 'ready' }, { type: 'idle' }, { type: 'wake', cause: 'x' }).s
+  t.ok(stopping.wakeAfterStop)
+  const r = run(stopping, ev, { type: 'stopped' })
+  t.equal(r.s.state, 'asleep')
+  t.same(r.effects, ['fail-waiters'], 'no start-task once stopped')
+  t.equal(r.s.generation, stopping.generation)
+  t.notOk(transition(run(initialState(), { type: 'wake', cause: 'x' }).s, ev, 1000, 100).changed, 'a wake under way is not refused')
 })

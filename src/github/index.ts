@@ -13,7 +13,7 @@ import { GithubEvents } from './events.js'
 import { KnownPrs } from './known-prs.js'
 import { WaitCi } from './wait-ci.js'
 import { Teams } from './teams.js'
-import { Capacity } from './capacity.js'
+import type { Capacity } from '../lifecycle/capacity.js'
 import { Abandoned } from './abandoned.js'
 import { PrSweep } from './pr-sweep.js'
 import { WebhookReceiver } from './webhooks.js'
@@ -26,6 +26,7 @@ export interface GithubIntegration {
   events: GithubEvents
   knownPrs: KnownPrs
   waitCi: WaitCi
+  /** The manager's running caps (github.maxRunning is one of them); kept here for callers that look for it. */
   capacity: Capacity
   abandoned: Abandoned
   prSweep: PrSweep
@@ -55,7 +56,7 @@ export function startGithub ({ config, manager, store, log: parentLog, publicApp
   const knownPrs: KnownPrs = new KnownPrs(manager, client, () => events, log, settings.knownPrTtl)
   const events = new GithubEvents({ manager, log, client, policies, byRepo: appsByRepo(config.apps), feedback, waitCi, teams, remember: (k, info) => knownPrs.remember(k, info) })
   manager.prResolver = knownPrs.resolve
-  const capacity = new Capacity(manager, policies, log)
+  const capacity = manager.capacity
   const abandoned = new Abandoned(manager, policies, feedback, key => { const env = manager.envs.get(key); if (env) events.persist(env) }, log)
   const prSweep = new PrSweep({ manager, client, events, waitCi, log, interval: settings.prSweepInterval })
   // The boot sweep waits for the listener: by then reconcile has adopted the running tasks.
@@ -70,7 +71,6 @@ export function startGithub ({ config, manager, store, log: parentLog, publicApp
       if (manager.prResolver === knownPrs.resolve) manager.prResolver = undefined
       abandoned.close()
       prSweep.close()
-      capacity.close()
       events.close()
       await feedback.close()
     }

@@ -1,5 +1,5 @@
-// Pure decisions of the GitHub integration: may this PR have an environment, which envs
-// make room under maxRunning, what the CI says, whether an env is abandoned. No I/O.
+// Pure decisions of the GitHub integration: may this PR have an environment, what the CI
+// says, whether an env is abandoned. No I/O.
 import type { AppPolicy } from './config.js'
 
 /** What the policies look at, taken from a webhook payload or `pulls.get`. */
@@ -47,28 +47,8 @@ export function needsTeams (policy: AppPolicy, author: string): boolean {
   return teamsOf(allow).length > 0
 }
 
-export interface RunningEnv {
-  key: string
-  state: string
-  lastSeen: number
-  /** Requests in flight or streams open: never evicted. */
-  busy: boolean
-}
-
-/**
- * Envs to put to sleep so that at most `max` run, sparing `keep` (the one starting):
- * the idle ones that were used longest ago go first; busy ones are never picked.
- */
-export function evictions (envs: RunningEnv[], max: number, keep: string): string[] {
-  const counted = envs.filter(e => e.state === 'waking' || e.state === 'running')
-  const excess = counted.length - max
-  if (excess <= 0) return []
-  return counted
-    .filter(e => e.key !== keep && e.state === 'running' && !e.busy)
-    .sort((a, b) => a.lastSeen - b.lastSeen)
-    .slice(0, excess)
-    .map(e => e.key)
-}
+// maxRunning is enforced by the lifecycle for every app (lifecycle/capacity.ts), GitHub or not.
+export { evictions, type RunningEnv } from '../lifecycle/capacity.js'
 
 export interface CheckSuite { status: string | null, conclusion: string | null, latest_check_runs_count?: number }
 export type CiVerdict = 'success' | 'failure' | 'pending'

@@ -4,7 +4,7 @@ import type { TaskRef } from '../backends/backend.js'
 import type { EnvRecord } from '../stores/store.js'
 import type { Upstream } from '../proxy/upstream.js'
 import { compileHostTemplate, type HostTemplate } from '../routing/template.js'
-import { WakegateError } from '../errors.js'
+import { WakegateError, type ErrorCode } from '../errors.js'
 import { initialState, type MachineState, type WakePhase } from './machine.js'
 
 export interface AppRuntime {
@@ -44,6 +44,8 @@ export interface EnvEvent {
   phase?: WakePhase
   message: string
   generation?: number
+  /** An info event about a wake that was refused (WAKEGATE_AT_CAPACITY): waking pages show it as a failure. */
+  code?: ErrorCode
 }
 
 export interface Draining {

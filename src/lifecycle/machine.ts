@@ -44,14 +44,20 @@ export type LifecycleEvent =
   | { type: 'clear-backoff' }
   | { type: 'pending-ready', generation: number }
   | { type: 'pending-failed', generation: number, reason: string }
+  /**
+   * A wake that would start a task is not admitted (running caps: every env that counts is
+   * in use). Nothing starts; whoever waits for it gets `code`. While stopping, the start
+   * asked for after the stop is dropped.
+   */
+  | { type: 'refuse', code: ErrorCode, reason: string, retryAfter?: number }
 
 export type Effect =
   /** `adopted`: the task exists already (reconcile found it starting): wait for it, start none. */
   | { type: 'start-task', generation: number, adopted?: TaskRef }
   | { type: 'stop-task', reason: string }
   | { type: 'release-waiters' }
-  /** Requests waiting for the wake get this error. */
-  | { type: 'fail-waiters', code: ErrorCode, reason: string }
+  /** Requests waiting for the wake get this error (with Retry-After seconds when given). */
+  | { type: 'fail-waiters', code: ErrorCode, reason: string, retryAfter?: number }
   | { type: 'drop-route' }
   | { type: 'start-pending', generation: number, adopted?: TaskRef }
   /** Stop the pending generation's task (superseded, failed or env going away). */
@@ -86,6 +92,8 @@ export function transition (s: MachineState, ev: LifecycleEvent, now: number, ba
     if (s.pending) effects.unshift({ type: 'cancel-pending', generation: s.pending, reason: 'PR closed' })
     return { next: { ...s, state: 'destroyed', wakeAfterStop: false, pending: 0 }, effects, changed: true }
   }
+
+  if (ev.type === 'refuse') return refuse(s, ev)
 
   switch (s.state) {
     case 'asleep':
@@ -172,6 +180,15 @@ function adopt (s: MachineState, ev: { generation: number, starting?: boolean, r
   const generation = Math.max(s.generation, ev.generation)
   const next: MachineState = { ...s, generation, reason: '', code: '', wakeAfterStop: false, state: ev.starting ? 'waking' : 'running' }
   return { next, effects: [ev.starting ? { type: 'start-task', generation, adopted: ev.ref } : { type: 'release-waiters' }], changed: true }
+}
+
+/** Asleep, failed, or stopping with a start asked for: the waiters fail and nothing starts. */
+function refuse (s: MachineState, ev: { code: ErrorCode, reason: string, retryAfter?: number }): Transition {
+  if (s.state !== 'asleep' && s.state !== 'failed' && !(s.state === 'stopping' && s.wakeAfterStop)) return same(s)
+  const fail: Effect = ev.retryAfter === undefined
+    ? { type: 'fail-waiters', code: ev.code, reason: ev.reason }
+    : { type: 'fail-waiters', code: ev.code, reason: ev.reason, retryAfter: ev.retryAfter }
+  return { next: s.state === 'stopping' ? { ...s, wakeAfterStop: false } : s, effects: [fail], changed: true }
 }
 
 function start (s: MachineState): Transition {

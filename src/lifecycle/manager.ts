@@ -13,6 +13,7 @@ import { pollersFor, type StatusPoller } from './poller.js'
 import { launchTask, type LaunchKind, type LaunchOutcome } from './launch.js'
 import { drainGeneration } from './drain.js'
 import type { EnvDirectory } from './directory.js'
+import { Capacity } from './capacity.js'
 
 export interface ManagerOptions {
   config: ResolvedConfig
@@ -42,6 +43,8 @@ export class EnvManager extends EventEmitter implements EnvDirectory {
   private closing = false
   readonly handOver: boolean
   readonly counters = { starts: 0, stops: 0, wakeFailures: 0 }
+  /** Running caps (apps[].maxRunning, github.maxRunning, limits.maxRunning): who makes room, or a refusal. */
+  readonly capacity: Capacity
   /** Transitions by "from→to", for metrics. */
   readonly transitions = new Map<string, number>()
 
@@ -54,6 +57,7 @@ export class EnvManager extends EventEmitter implements EnvDirectory {
     this.pollers = pollersFor(opts.config.apps, opts.backends)
     this.handOver = opts.handOver === true
     this.upstreamOptions = upstreamOptions(opts.config.proxy)
+    this.capacity = new Capacity(opts.config)
     for (const app of opts.config.apps) {
       this.apps.set(app.name, appRuntime(app, opts.config.public))
       for (const pr of app.prs) this.register(app.name, pr.number, { branch: pr.branch, sha: pr.sha, title: pr.title, source: 'config' })
@@ -132,6 +136,7 @@ export class EnvManager extends EventEmitter implements EnvDirectory {
     if (env.state === 'destroyed') return Promise.reject(new WakegateError('WAKEGATE_ENV_DESTROYED'))
     env.wake ??= wakeWaiters()
     const pending = env.wake.promise
+    if (!this.admit(env, { type: 'wake', cause }, cause)) return pending
     this.apply(env, { type: 'wake', cause })
     if (env.state === 'failed' && env.wake) {
       // Still inside the failure backoff: answer with the kept failure, start nothing.
@@ -142,6 +147,31 @@ export class EnvManager extends EventEmitter implements EnvDirectory {
   }
 
   sleep (env: Env, cause: string): void { this.apply(env, { type: 'sleep', cause }) }
+
+  /**
+   * Running caps, before `ev` is applied: when it would start a task past a cap, the oldest
+   * idle envs are put to sleep first; when too few are idle, the wake is refused (its waiters
+   * get WAKEGATE_AT_CAPACITY, nothing starts) and false comes back.
+   */
+  private admit (env: Env, ev: LifecycleEvent, cause: string): boolean {
+    if (!this.capacity.limited(env.app.config)) return true
+    const t = transition(env.m, ev, Date.now(), env.app.config.failureBackoff)
+    if (!t.effects.some(e => e.type === 'start-task')) return true
+    const a = this.capacity.admit(env, this.active)
+    if (!a.ok) {
+      const reason = a.error.detail ?? a.error.message
+      this.log.warn({ env: env.key, cause, reason }, 'wake refused: at capacity')
+      env.wakeByRequest = false
+      this.emitEvent(env.emit({ type: 'info', message: `wake refused: ${reason}`, code: a.error.code }))
+      this.apply(env, { type: 'refuse', code: a.error.code, reason, retryAfter: a.error.retryAfter })
+      return false
+    }
+    for (const victim of a.victims) {
+      this.log.info({ env: victim.key, for: env.key }, 'putting the idle env used longest ago to sleep to make room (maxRunning)')
+      this.sleep(victim, `maxRunning: making room for ${env.key}`)
+    }
+    return true
+  }
 
   destroy (env: Env): void {
     this.apply(env, { type: 'destroy' })
@@ -214,6 +244,8 @@ export class EnvManager extends EventEmitter implements EnvDirectory {
     const before = env.state
     const t = transition(env.m, ev, Date.now(), app.failureBackoff)
     if (!t.changed) return
+    // A refused wake changes nothing but its waiters: no record to write.
+    const moved = t.next !== env.m
     env.m = t.next
     if (env.state !== before) {
       const edge = `${before}→${env.state}`
@@ -225,7 +257,7 @@ export class EnvManager extends EventEmitter implements EnvDirectory {
     if (env.state === 'waking' || env.state === 'running' || env.state === 'stopping') this.active.add(env)
     else this.active.delete(env)
     for (const eff of t.effects) this.effect(env, eff)
-    this.persist(env)
+    if (moved) this.persist(env)
   }
 
   private effect (env: Env, eff: Effect): void {
@@ -259,7 +291,7 @@ export class EnvManager extends EventEmitter implements EnvDirectory {
       case 'fail-waiters': {
         const w = env.wake
         env.wake = null
-        if (w) w.reject(new WakegateError(eff.code, eff.reason || undefined))
+        if (w) w.reject(new WakegateError(eff.code, eff.reason || undefined, eff.retryAfter === undefined ? undefined : { retryAfter: eff.retryAfter }))
         break
       }
     }
@@ -367,7 +399,12 @@ export class EnvManager extends EventEmitter implements EnvDirectory {
     const ref = env.task
     env.task = undefined
     const gen = env.m.generation
-    const done = () => { if (env.state === 'stopping' && env.m.generation === gen) this.apply(env, { type: 'stopped' }) }
+    const done = () => {
+      if (env.state !== 'stopping' || env.m.generation !== gen) return
+      // A wake asked for meanwhile starts now: the caps decide as for any other wake.
+      if (env.m.wakeAfterStop) this.admit(env, { type: 'stopped' }, 'wake after stop')
+      this.apply(env, { type: 'stopped' })
+    }
     if (!ref) {
       // A wake still between start() and its ref: runWake sees wanted() false and stops it.
       queueMicrotask(done)

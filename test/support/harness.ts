@@ -31,11 +31,16 @@ export function exampleApp (over: AppOverrides = {}): Record<string, unknown> {
   }
 }
 
+/**
+ * A validated config for a test gateway. Every request of a test comes from 127.0.0.1, so the
+ * wake rate limit per address is off unless the test sets `limits` itself.
+ */
 export function testConfig (over: Record<string, unknown> = {}, apps: Array<Record<string, unknown>> = [exampleApp()]): ResolvedConfig {
   return validateConfig({
     listen: { host: '127.0.0.1', port: 0 },
     admin: { host: '127.0.0.1', port: 0 },
     log: { level: process.env.WAKEGATE_TEST_LOG ?? 'silent' },
+    limits: { wakesPerMinute: 0 },
     apps,
     ...over
   }, {}, ROOT)
