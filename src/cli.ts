@@ -11,6 +11,10 @@ commands:
   serve              run the gateway
   check-config       validate the configuration and print a summary
   envs               list environments of a running gateway (admin API)
+  hash-password [--bcrypt]
+                     read a password on stdin, print its argon2id (or bcrypt) hash
+                     for access.basic.users
+  session-key        print a new random access.sessionKey (32 bytes, hex)
   github register --repo OWNER/NAME --url PUBLIC_URL [--dry-run] [--update-secret]
                      create or update the repo webhook (events pull_request,
                      check_suite, status; content type json; the configured secret)
@@ -35,13 +39,19 @@ export async function main (argv: string[]): Promise<number> {
       url: { type: 'string' },
       'dry-run': { type: 'boolean' },
       'update-secret': { type: 'boolean' },
-      workers: { type: 'string' }
+      workers: { type: 'string' },
+      bcrypt: { type: 'boolean' }
     }
   })
   const command = positionals[0]
   if (values.help || !command) {
     process.stdout.write(USAGE)
     return command || values.help ? 0 : 2
+  }
+  if (command === 'hash-password') return hashPasswordCommand(values.bcrypt === true)
+  if (command === 'session-key') {
+    process.stdout.write((await import('node:crypto')).randomBytes(32).toString('hex') + '\n')
+    return 0
   }
   const file = (values.config as string | undefined) ?? process.env.WAKEGATE_CONFIG ?? 'wakegate.yaml'
 
@@ -136,3 +146,19 @@ main(process.argv.slice(2)).then(code => { if (code >= 0) process.exitCode = cod
   process.stderr.write(`wakegate: ${(err as Error).stack ?? String(err)}\n`)
   process.exit(1)
 })
+
+/** The password comes on stdin, never argv (shell history, `ps`). */
+async function hashPasswordCommand (bcrypt: boolean): Promise<number> {
+  if (process.stdin.isTTY) process.stderr.write('password (then Enter, Ctrl-D): ')
+  const chunks: Buffer[] = []
+  for await (const c of process.stdin) chunks.push(c as Buffer)
+  const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '')
+  if (password === '') {
+    process.stderr.write('wakegate: no password on stdin (e.g. printf %s "$PASSWORD" | wakegate hash-password)\n')
+    return 2
+  }
+  const { hashPassword } = await import('./access/basic.js')
+  const hash = bcrypt ? await (await import('bcryptjs')).default.hash(password, 12) : await hashPassword(password)
+  process.stdout.write(hash + '\n')
+  return 0
+}

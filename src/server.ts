@@ -18,6 +18,8 @@ import { createAdmin } from './admin/server.js'
 import { createMetrics } from './admin/metrics.js'
 import { createLogger } from './log.js'
 import type { GithubIntegration } from './github/index.js'
+import { SignIn } from './access/signin.js'
+import { OauthRelay } from './access/relay.js'
 
 export interface WakegateOptions {
   log?: Logger
@@ -83,6 +85,12 @@ export async function createWakegate (config: ResolvedConfig, opts: WakegateOpti
     replyError(reply, { code: 'WAKEGATE_UNKNOWN_HOST', detail: `Host: ${String(req.headers.host ?? '').slice(0, 200)}` }, req.headers.accept)
   })
   publicApp.get('/__wakegate/healthz', async () => ({ ok: !gateway.shuttingDown }))
+  // Sign-in on the auth host and the hand-over to env hosts; the OAuth callback relay.
+  const access = gateway.access
+  const signIn = config.access.authHost && config.access.github ? new SignIn({ config, access, store, router: gateway.router, log: log.child({ part: 'access' }) }) : undefined
+  signIn?.register(publicApp)
+  if (config.access.authHost && config.apps.some(a => a.oauthRelay)) new OauthRelay(config, access, gateway.router).register(publicApp)
+  warnIfPublic(config, access.publicApps, log)
 
   // Webhook route on the public listener, known-PR gate and PR feedback.
   const github = config.github ? (await import('./github/index.js')).startGithub({ config, manager, store, log, publicApp }) : undefined
@@ -98,6 +106,7 @@ export async function createWakegate (config: ResolvedConfig, opts: WakegateOpti
     url: '',
     adminUrl: undefined,
     async listen () {
+      await access.ready
       await reconciler.boot()
       reconciler.start()
       await publicApp.listen({ host: config.listen.host, port: config.listen.port })
@@ -135,8 +144,20 @@ async function shutdown (wg: Wakegate, grace: number): Promise<void> {
   await closePublicServer({ server, connections: wg.connections }, gateway, grace)
   await wg.adminApp?.close()
   await wg.github?.close()
+  await gateway.access.close()
   await manager.close()
   // A replica's store is the replica's: it outlives one term as the leader.
   if (!manager.handOver) await wg.store.close()
   log.info('stopped')
+}
+
+/** Apps anyone who reaches a non-loopback listener can open, without saying so on purpose. */
+function warnIfPublic (config: ResolvedConfig, publicApps: string[], log: Logger): void {
+  if (/^(127\.|::1$|localhost$)/.test(config.listen.host)) return
+  const unintended = publicApps.filter(name => {
+    const app = config.apps.find(a => a.name === name)!
+    return !(app.access ?? config.access.default)?.public
+  })
+  if (unintended.length === 0) return
+  log.warn({ apps: unintended, listen: config.listen.host }, `NO ACCESS POLICY: anyone who can reach ${config.listen.host}:${config.listen.port} can open and wake the environments of ${unintended.join(', ')}. Set access (ip, basic, github, bypass, actions) per app or access.default, or access: { public: true } to say this is on purpose.`)
 }

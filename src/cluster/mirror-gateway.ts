@@ -117,6 +117,7 @@ export class MirrorGateway {
   }
 
   async listen (host: string, port: number): Promise<AddressInfo> {
+    await this.gateway.access.ready
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject)
       this.server.listen(port, host, () => { this.server.off('error', reject); resolve() })
@@ -130,6 +131,7 @@ export class MirrorGateway {
       this.gateway.shuttingDown = true
       await closePublicServer({ server: this.server, connections: this.connections }, this.gateway, this.config.proxy.shutdownGrace)
       clearInterval(this.reporter)
+      await this.gateway.access.close()
       this.mirror.report()
       this.mirror.close()
     })()

@@ -10,6 +10,7 @@ import { Config, LocalBackend, EcsBackend, MemoryStore, RedisStore, type ConfigI
 import { parseDuration } from './duration.js'
 import { compileHostTemplate } from '../routing/template.js'
 import { githubProblems } from '../github/config.js'
+import { accessProblems, resolveAccess, type AccessConfig } from '../access/config.js'
 
 type Problem = { path: string, message: string }
 
@@ -31,8 +32,9 @@ export interface AppConfig extends Omit<AppInput, 'idleTimeout' | 'holdTimeout' 
 
 export type StoreConfig = { kind: 'memory' } | (Omit<RedisStoreInput, 'leaseTtl' | 'resyncInterval'> & { leaseTtl: number, resyncInterval: number })
 
-export interface ResolvedConfig extends Omit<ConfigInput, 'apps' | 'proxy' | 'store'> {
+export interface ResolvedConfig extends Omit<ConfigInput, 'apps' | 'proxy' | 'store' | 'access'> {
   store: StoreConfig
+  access: AccessConfig
   proxy: Omit<ConfigInput['proxy'], ProxyDuration> & Record<ProxyDuration, number>
   apps: AppConfig[]
   /** Directory relative paths in the config are resolved against. */
@@ -91,7 +93,10 @@ function applyEnvOverrides (raw: Record<string, any>, env: NodeJS.ProcessEnv): v
     ['WAKEGATE_GITHUB_PRIVATE_KEY_FILE', ['github', 'auth', 'privateKeyFile'], String],
     ['WAKEGATE_GITHUB_INSTALLATION_ID', ['github', 'auth', 'installationId'], num],
     ['WAKEGATE_GITHUB_WEBHOOK_SECRET', ['github', 'webhookSecret'], String],
-    ['WAKEGATE_GITHUB_API_URL', ['github', 'apiUrl'], String]
+    ['WAKEGATE_GITHUB_API_URL', ['github', 'apiUrl'], String],
+    ['WAKEGATE_SESSION_KEY', ['access', 'sessionKey'], String],
+    ['WAKEGATE_GITHUB_CLIENT_ID', ['access', 'github', 'clientId'], String],
+    ['WAKEGATE_GITHUB_CLIENT_SECRET', ['access', 'github', 'clientSecret'], String]
   ]
   for (const [name, keys, conv] of map) {
     const v = env[name]
@@ -179,16 +184,18 @@ export function validateConfig (input: unknown, env: NodeJS.ProcessEnv = process
     hosts.set(key, i)
   })
   const loopback = /^(127\.|::1$|localhost$)/.test(cfg.admin.host)
-  if (cfg.admin.enabled && !loopback && !cfg.admin.token) {
-    problems.push({ path: 'admin.token', message: `required when the admin listener binds to ${cfg.admin.host} (set WAKEGATE_ADMIN_TOKEN)` })
+  if (cfg.admin.enabled && !loopback && !cfg.admin.token && !cfg.admin.github) {
+    problems.push({ path: 'admin.token', message: `required when the admin listener binds to ${cfg.admin.host} (set WAKEGATE_ADMIN_TOKEN), unless admin.github signs people in` })
   }
   if (cfg.store.kind === 'redis' && cfg.store.sentinels && !cfg.store.sentinelName) problems.push({ path: 'store.sentinelName', message: 'required with sentinels: the name of the monitored primary' })
   problems.push(...githubProblems(cfg, baseDir))
+  problems.push(...accessProblems(cfg))
   if (problems.length) throw new ConfigError(problems, source)
 
   return {
     ...cfg,
     baseDir,
+    access: resolveAccess(cfg.access),
     store: cfg.store.kind === 'redis' ? { ...cfg.store, leaseTtl: parseDuration(cfg.store.leaseTtl), resyncInterval: parseDuration(cfg.store.resyncInterval) } : cfg.store,
     proxy: { ...cfg.proxy, ...Object.fromEntries(PROXY_DURATIONS.map(k => [k, parseDuration(cfg.proxy[k])])) as Record<ProxyDuration, number> },
     apps: cfg.apps.map(app => ({

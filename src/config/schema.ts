@@ -103,7 +103,7 @@ export const AccessPolicy = Type.Object({
     orgs: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Members of these organisations are let in' })),
     teams: Type.Optional(Type.Array(Type.String({ pattern: '^[^/]+/[^/]+$' }), { description: 'Members of these teams (org/team-slug) are let in' })),
     users: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'These GitHub logins are let in' }))
-  }, { additionalProperties: false, default: {}, description: 'Sign in with GitHub (needs access.authHost, access.github and the top-level github section)' })),
+  }, { additionalProperties: false, description: 'Sign in with GitHub (needs access.authHost, access.github and the top-level github section)' })),
   bypass: Type.Optional(Type.Object({
     secrets: Type.Array(Type.String({ minLength: 16 }), { minItems: 1, description: 'Accepted secrets; list the new one next to the old to rotate' }),
     header: Type.String({ default: 'x-wakegate-bypass', pattern: '^[A-Za-z0-9-]+$' }),

@@ -2,7 +2,8 @@
 // its progress stream, failed envs, and holding other clients until the env is ready.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { backoffError, type Env, type EnvEvent } from '../lifecycle/env.js'
-import { catalogue } from '../errors.js'
+import { catalogue, errorInfo, type ErrorInfo } from '../errors.js'
+import { WakeLimiter, startsWake } from '../access/wake-limit.js'
 import type { Gateway } from './gateway.js'
 import { isNavigation, type ClientClassifier } from './clients.js'
 import { wakingPage, previewPage, ROBOTS_TXT } from './pages.js'
@@ -11,8 +12,51 @@ import type { Upstream } from './upstream.js'
 /** Served by the gateway on every env host; an app is unlikely to use this path. */
 export const EVENTS_PATH = '/__wakegate/events'
 
+/**
+ * How long a page load waits to learn whether its wake started (the lifecycle is in another
+ * process, or refused it) before it gets the waking page anyway, which hears the rest.
+ */
+const START_WAIT_MS = 2_000
+
+/** A wake this request was counted for: the client's address, to give the token back if nothing started. */
+export type WakeToken = string | null
+
 export class ColdPath {
-  constructor (private readonly gw: Gateway, private readonly clients: ClientClassifier) {}
+  /** limits.wakesPerMinute per client address; null when 0 (no limit). */
+  readonly wakeLimit: WakeLimiter | null
+
+  constructor (private readonly gw: Gateway, private readonly clients: ClientClassifier) {
+    const limits = gw.config.limits
+    this.wakeLimit = limits && limits.wakesPerMinute > 0 ? new WakeLimiter(limits.wakesPerMinute, limits.wakeBurst) : null
+  }
+
+  /**
+   * The wake rate limit for a request (or upgrade) to `env` that is not running: when it
+   * would start a wake, it takes a token from its client's address. Returns the error to
+   * answer with (429 WAKEGATE_WAKE_RATE_LIMITED) when none is left, else the token taken
+   * (the address) or null when none was needed.
+   */
+  limitWake (req: IncomingMessage, env: Env): { refused: ErrorInfo } | { token: WakeToken } {
+    const limiter = this.wakeLimit
+    if (limiter === null) return { token: null }
+    const now = Date.now()
+    if (!startsWake(env, now)) return { token: null }
+    const address = this.gw.clientAddress(req)
+    if (limiter.take(address, now)) return { token: address }
+    this.gw.counters.rejected++
+    return {
+      refused: {
+        code: 'WAKEGATE_WAKE_RATE_LIMITED',
+        detail: `At most ${limiter.burst} environments may be started at once from one address, then ${limiter.perMinute} a minute.`,
+        retryAfter: limiter.retryAfter(address, now)
+      }
+    }
+  }
+
+  /** A wake that was refused at capacity started nothing: its token goes back. */
+  giveBack (token: WakeToken, info: ErrorInfo): void {
+    if (token !== null && info.code === 'WAKEGATE_AT_CAPACITY') this.wakeLimit?.giveBack(token)
+  }
 
   handle (req: IncomingMessage, res: ServerResponse, env: Env): void {
     const gw = this.gw
@@ -36,20 +80,61 @@ export class ColdPath {
       this.failed(res, env)
       return
     }
+    const limit = this.limitWake(req, env)
+    if ('refused' in limit) { gw.sendErrorInfo(res, limit.refused, undefined, this.heading(env, limit.refused)); return }
+    const started = Date.now()
     if (isNavigation(req)) {
       // Start the wake, answer at once with a page that follows it.
-      this.gw.directory.wake(env, 'browser', 'navigation').catch(() => {})
-      if (env.route && env.state === 'running') { gw.forward(req, res, env, env.route, 0); return }
-      this.waking(req, res, env)
+      const wake = this.gw.directory.wake(env, 'browser', 'navigation')
+      if (env.route && env.state === 'running') { wake.catch(() => {}); gw.forward(req, res, env, env.route, 0); return }
+      if (env.state === 'waking' || (env.state === 'stopping' && env.m.wakeAfterStop)) { wake.catch(() => {}); this.waking(req, res, env); return }
+      this.whenStarted(req, res, env, wake, started, limit.token)
       return
     }
-    const started = Date.now()
     // A page load waited for this wake too: the cold-start header is its document's, not this one's.
-    this.hold(req, res, env, 'request', route => gw.forward(req, res, env, route, env.coldPending === 'navigation' ? -1 : Date.now() - started))
+    this.hold(req, res, env, 'request', route => gw.forward(req, res, env, route, env.coldPending === 'navigation' ? -1 : Date.now() - started), limit.token)
   }
 
-  /** Hold a request until the env is ready (bounded in count and time), then call `go`. */
-  hold (req: IncomingMessage, res: ServerResponse, env: Env, cause: string, go: (route: Upstream) => void): void {
+  /**
+   * A page load whose wake has not visibly started: it was refused (at capacity), or the
+   * lifecycle is another process's. The page waits for the first of: the wake refused or
+   * failed (an error page), the env ready (the app's page), the env waking or START_WAIT_MS
+   * passed (the waking page, whose event stream tells the rest).
+   */
+  private whenStarted (req: IncomingMessage, res: ServerResponse, env: Env, wake: Promise<Upstream>, started: number, token: WakeToken): void {
+    const gw = this.gw
+    let done = false
+    const finish = (fn?: () => void) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      env.listeners.delete(listener)
+      req.removeListener('close', onClose)
+      if (fn && !res.destroyed) fn()
+    }
+    const listener = (e: EnvEvent) => { if (e.type === 'state' && e.state === 'waking') finish(() => this.waking(req, res, env)) }
+    const onClose = () => finish()
+    const timer = setTimeout(() => finish(() => this.waking(req, res, env)), START_WAIT_MS)
+    env.listeners.add(listener)
+    req.once('close', onClose)
+    wake.then(route => finish(() => gw.forward(req, res, env, route, env.coldPending === 'navigation' ? -1 : Date.now() - started)), err => {
+      const info = errorInfo(err)
+      this.giveBack(token, info)
+      finish(() => gw.sendErrorInfo(res, info, undefined, this.heading(env, info)))
+    })
+  }
+
+  /** The heading of an error page about `env`'s wake. */
+  private heading (env: Env, info: ErrorInfo): string {
+    const which = `PR #${env.pr} of ${env.app.config.name}`
+    return info.code === 'WAKEGATE_AT_CAPACITY' || info.code === 'WAKEGATE_WAKE_RATE_LIMITED' ? `${which} cannot be started right now` : `${which} could not be started`
+  }
+
+  /**
+   * Hold a request until the env is ready (bounded in count and time), then call `go`.
+   * `token`: the wake rate-limit token this request took, given back if the wake is refused.
+   */
+  hold (req: IncomingMessage, res: ServerResponse, env: Env, cause: string, go: (route: Upstream) => void, token: WakeToken = null): void {
     const gw = this.gw
     const held = gw.holds.hold(env, cause, {
       watch: fn => {
@@ -58,7 +143,10 @@ export class ColdPath {
         return () => req.removeListener('close', onClose)
       },
       get gone () { return res.destroyed },
-      fail: info => gw.sendErrorInfo(res, info, info.code === 'WAKEGATE_SHUTTING_DOWN' ? { connection: 'close' } : undefined)
+      fail: info => {
+        this.giveBack(token, info)
+        gw.sendErrorInfo(res, info, info.code === 'WAKEGATE_SHUTTING_DOWN' ? { connection: 'close' } : undefined)
+      }
     }, go)
     if (!held) { gw.counters.rejected++; gw.sendError(res, 'WAKEGATE_HOLD_FULL') }
   }
@@ -91,6 +179,8 @@ export class ColdPath {
     const failed = () => send('failed', { reason: env.m.reason, code: env.m.code || undefined, message: env.m.code ? catalogue[env.m.code].message : undefined })
     const end = () => { env.listeners.delete(listener); clearInterval(ping); res.end() }
     const listener = (e: EnvEvent) => {
+      // A wake asked for while stopping was refused at capacity when the stop ended.
+      if (e.type === 'info' && e.code) { send('failed', { reason: e.message, code: e.code, message: catalogue[e.code].message }); end(); return }
       if (e.type === 'phase') send('phase', { phase: e.phase, message: e.message })
       if (e.type === 'state') {
         if (e.state === 'running') { send('ready', { wakeMs: env.lastWakeMs }); end() } else if (e.state === 'failed') { failed(); end() } else send('state', { state: e.state, message: e.message })

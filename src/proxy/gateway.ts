@@ -18,6 +18,12 @@ import { UpgradeProxy } from './upgrade.js'
 import { Holds } from './hold.js'
 import { ALLOW, TARGET_ASTERISK, TARGET_ORIGIN, duplicateHost, normaliseTarget } from './request-target.js'
 import type { Upstream } from './upstream.js'
+import { createAccess, type Access } from '../access/index.js'
+import type { Refusal } from '../access/gate.js'
+import { AUTH_PREFIX } from '../access/signin.js'
+import { OAUTH_START } from '../access/relay.js'
+import { neutralPage } from './pages.js'
+import type { HostMatch } from '../routing/router.js'
 
 export interface GatewayCounters {
   requests: number
@@ -46,6 +52,10 @@ export class Gateway implements ForwardHost {
   /** Requests and upgrades held while their env wakes. */
   readonly holds: Holds
   readonly upgrades: UpgradeProxy
+  /** Access control: the policies and the gate every request for a restricted app passes. */
+  readonly access: Access
+  /** Some app has a policy: requests go through the gate (false: the gate costs nothing). */
+  readonly gated: boolean
   shuttingDown = false
 
   constructor (
@@ -60,7 +70,10 @@ export class Gateway implements ForwardHost {
     this.staticHeaders = config.proxy.noindex ? ['x-robots-tag', 'noindex, nofollow'] : null
     this.appendForwarded = config.proxy.xForwarded === 'append'
     this.holds = new Holds(this)
-    this.cold = new ColdPath(this, new ClientClassifier(config.proxy.previewBots))
+    const clients = new ClientClassifier(config.proxy.previewBots)
+    this.access = createAccess(config, log, clients)
+    this.gated = [...this.access.policies.values()].some(p => !p.open)
+    this.cold = new ColdPath(this, clients)
     this.upgrades = new UpgradeProxy(this)
     // End of a drain: long streams on the old generation are told to reconnect.
     directory.on('drain-timeout', (_env: Env, upstream: Upstream) => {
@@ -81,6 +94,26 @@ export class Gateway implements ForwardHost {
       else this.fallback(req, res)
       return
     }
+    if (this.gated) {
+      // Before the env is looked up: a refused request wakes nothing and asks GitHub nothing.
+      const url = req.url!
+      if (url.charCodeAt(1) === 95 /* _ */ && url.startsWith(AUTH_PREFIX)) { this.fallback(req, res); return }
+      const policy = this.access.gate.policy(m.app)
+      if (policy !== undefined) {
+        const v = this.access.gate.check(req, policy, m.key)
+        if (v !== true) {
+          if ('then' in v) v.then(r => { if (r === true) this.route(req, res, m); else this.refuse(res, r) }, err => this.sendWakegateError(res, err))
+          else this.refuse(res, v)
+          return
+        }
+      }
+    }
+    this.route(req, res, m)
+  }
+
+  /** A request let in (or for an open app): to its env. */
+  private route (req: IncomingMessage, res: ServerResponse, m: HostMatch): void {
+    if (req.url!.charCodeAt(1) === 95 /* _ */ && req.url!.startsWith(OAUTH_START)) { this.fallback(req, res); return }
     const env = this.directory.envs.get(m.key) ?? this.directory.lookup(m.app, m.pr)
     if (env === undefined) {
       if (this.directory.prResolver === undefined) { this.sendError(res, 'WAKEGATE_UNKNOWN_PR'); return }
@@ -91,6 +124,25 @@ export class Gateway implements ForwardHost {
       return
     }
     this.handleEnv(req, res, env)
+  }
+
+  /** A request the access gate did not let in: a sign-in redirect, a neutral page for bots, or 401/403. */
+  refuse (res: ServerResponse, r: Refusal): void {
+    if (res.headersSent || res.destroyed) { res.destroy(); return }
+    const head = (res.req as IncomingMessage | undefined)?.method === 'HEAD'
+    if (r.neutral) {
+      const body = neutralPage()
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-robots-tag': 'noindex, nofollow', 'content-length': Buffer.byteLength(body) })
+      res.end(head ? undefined : body)
+      return
+    }
+    if (r.location !== undefined) {
+      const headers: Record<string, string | string[]> = { location: r.location, 'cache-control': 'no-store', 'content-length': '0' }
+      if (r.setCookie !== undefined) headers['set-cookie'] = r.setCookie
+      res.writeHead(302, headers).end()
+      return
+    }
+    this.sendErrorInfo(res, { code: r.code, detail: r.detail }, r.challenge !== undefined ? { 'www-authenticate': r.challenge } : undefined)
   }
 
   /** Absolute-form is made origin-form (routed by its authority); false when answered here. */
@@ -126,7 +178,7 @@ export class Gateway implements ForwardHost {
 
   /** The client's address: the socket's, or the X-Forwarded-For entry a trusted proxy added. */
   clientAddress (req: IncomingMessage): string {
-    return req.socket.remoteAddress ?? ''
+    return this.access.addressOf(req)
   }
 
   /** Shutdown: every request and upgrade still held for a wake is answered 503 now. */

@@ -71,3 +71,8 @@ export function previewPage (app: string, pr: number, url: string, title?: strin
 }
 
 export const ROBOTS_TXT = 'User-agent: *\nDisallow: /\n'
+
+/** What link-preview bots and crawlers of a restricted app see: nothing about the PR. */
+export function neutralPage (): string {
+  return page('Review environment', '<h1>Review environment</h1><p>This review environment is private.</p>')
+}

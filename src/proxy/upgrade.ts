@@ -15,6 +15,8 @@ import { FrameTracker, closeFrame } from './ws-frames.js'
 import { rawErrorResponse } from './error-response.js'
 import { ANSWER_BAD, ANSWER_PENDING, ANSWER_UPGRADED, AnswerBody, HandshakeAnswer, relayedHead } from './handshake.js'
 import { TARGET_ORIGIN, duplicateHost, normaliseTarget } from './request-target.js'
+import type { HostMatch } from '../routing/router.js'
+import type { Refusal } from '../access/gate.js'
 
 export interface Tunnel {
   env: Env
@@ -48,6 +50,21 @@ export class UpgradeProxy {
     const host = req.headers.host
     const m = gw.router.match(host)
     if (m === null) { reject(client, duplicateHost(host) ? 'WAKEGATE_BAD_HOST' : 'WAKEGATE_UNKNOWN_HOST'); return }
+    // The same gate as requests, before the env is looked up.
+    const policy = gw.gated ? gw.access.gate.policy(m.app) : undefined
+    if (policy !== undefined) {
+      const v = gw.access.gate.check(req, policy, m.key)
+      if (v !== true) {
+        if ('then' in v) v.then(r => { if (r === true) this.route(req, client, head, m); else refuseUpgrade(client, r) }, err => reject(client, errorInfo(err, 'WAKEGATE_INTERNAL')))
+        else refuseUpgrade(client, v)
+        return
+      }
+    }
+    this.route(req, client, head, m)
+  }
+
+  private route (req: IncomingMessage, client: Duplex, head: Buffer, m: HostMatch): void {
+    const gw = this.gw
     const env = gw.directory.envs.get(m.key) ?? gw.directory.lookup(m.app, m.pr)
     if (env === undefined) {
       if (!gw.directory.prResolver) { reject(client, 'WAKEGATE_UNKNOWN_PR'); return }
@@ -65,10 +82,13 @@ export class UpgradeProxy {
     if (gw.shuttingDown) { reject(client, 'WAKEGATE_SHUTTING_DOWN'); return }
     if (env.route && env.state === 'running') { this.pipe(req, client, head, env, env.route); return }
     if (env.state === 'destroyed') { reject(client, 'WAKEGATE_ENV_DESTROYED'); return }
+    // An upgrade that would start a wake counts against its address's wake rate limit.
+    const limit = gw.cold.limitWake(req, env)
+    if ('refused' in limit) { reject(client, limit.refused); return }
     const held = gw.holds.hold(env, 'websocket', {
       watch: fn => { client.once('close', fn); return () => client.removeListener('close', fn) },
       get gone () { return client.destroyed },
-      fail: info => reject(client, info)
+      fail: info => { gw.cold.giveBack(limit.token, info); reject(client, info) }
     }, route => this.pipe(req, client, head, env, route))
     if (!held) reject(client, 'WAKEGATE_HOLD_FULL')
   }
@@ -251,4 +271,10 @@ function endClient (client: Duplex, last: string): void {
 
 function reject (client: Duplex, err: ErrorCode | ErrorInfo): void {
   endClient(client, rawErrorResponse(typeof err === 'string' ? { code: err } : err))
+}
+
+/** An upgrade the access gate did not let in: 401/403 (a redirect or page means nothing to a WebSocket client). */
+function refuseUpgrade (client: Duplex, r: Refusal): void {
+  const code = r.neutral || r.location !== undefined ? 'WAKEGATE_SIGN_IN_REQUIRED' : r.code
+  endClient(client, rawErrorResponse({ code, detail: r.detail }, r.challenge !== undefined ? { 'www-authenticate': r.challenge } : undefined))
 }

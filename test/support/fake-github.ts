@@ -4,8 +4,13 @@
 // page, Link headers, newest first where GitHub does so); records every call; and can
 // answer with errors (5xx) and rate limits (403/429) on demand. Also signs and sends webhooks built
 // from @octokit/webhooks-examples payloads.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { createHmac, createVerify, randomUUID } from 'node:crypto'
+// Sign in with GitHub: the OAuth web flow of github.com (/login/oauth/authorize, auto-approved
+// for `oauthUser`, and /login/oauth/access_token) at the server root, which is where
+// @octokit/oauth-methods puts it for a baseUrl like http://127.0.0.1:PORT; GET /user with the
+// user tokens it issues; and the access checks made with the server's own credentials (a
+// user's permission on a repo, organisation and team membership).
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createHmac, createVerify, randomBytes, randomUUID } from 'node:crypto'
 import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { request } from 'undici'
@@ -33,9 +38,24 @@ export interface FakeHook { id: number, repo: string, name: string, active: bool
 export interface FakeSuite { status: 'queued' | 'in_progress' | 'completed', conclusion: string | null, latest_check_runs_count?: number }
 export interface FakeCi { suites: FakeSuite[], statuses: Array<{ context: string, state: 'pending' | 'success' | 'failure' | 'error' }> }
 
-interface Fault { method: string, path: RegExp, status: number, headers: Record<string, string>, body: unknown, times: number }
+/** A role on a repository, as collaborators and teams are given them. */
+export type RepoRole = 'read' | 'triage' | 'write' | 'maintain' | 'admin'
 
-type Handler = (m: RegExpMatchArray, req: { method: string, path: string, query: URLSearchParams, body: any, auth: string }) => [number, unknown, Record<string, string>?]
+/** GitHub's legacy `permission` for a role (what "Get repository permissions for a user" answers besides role_name). */
+export const LEGACY_PERMISSION: Record<RepoRole | 'none', 'admin' | 'write' | 'read' | 'none'> = { admin: 'admin', maintain: 'write', write: 'write', triage: 'read', read: 'read', none: 'none' }
+
+interface Fault { method: string, path: RegExp, status: number, headers: Record<string, string>, body: unknown, times: number }
+interface OauthCode { clientId: string, redirectUri: string | undefined, login: string, scope: string, expires: number }
+
+/** A body sent as is with its own content type (HTML pages, form-encoded OAuth answers). */
+class Raw { constructor (readonly text: string, readonly type: string) {} }
+
+type Handler = (m: RegExpMatchArray, req: { method: string, path: string, query: URLSearchParams, body: any, auth: string, headers: IncomingHttpHeaders }) => [number, unknown, Record<string, string>?]
+
+const ERROR_URI = 'https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors/'
+const html = (title: string, text: string) => new Raw(`<!DOCTYPE html>\n<html lang="en"><head><title>${title}</title></head><body><h1>${title}</h1><p>${text}</p></body></html>\n`, 'text/html; charset=utf-8')
+const sameLogin = (a: string, b: string) => a.toLowerCase() === b.toLowerCase()
+const hasLogin = (logins: Iterable<string> | undefined, login: string) => [...(logins ?? [])].some(l => sameLogin(l, login))
 
 const sha = (n: number) => n.toString(16).padStart(40, 'a')
 
@@ -51,7 +71,40 @@ export class FakeGitHub {
   readonly deployments: FakeDeployment[] = []
   readonly hooks: FakeHook[] = []
   readonly ci = new Map<string, FakeCi>()
+  /** Team members by 'org/team-slug'. */
   readonly teams = new Map<string, Set<string>>()
+
+  // --- sign in with GitHub ---
+  /** OAuth credentials (an OAuth app's, or a GitHub App's user authorization): client id → client secret. */
+  readonly oauthClients = new Map<string, string>()
+  /**
+   * Registered callback URL per client id (optional). When set, an authorize request's
+   * redirect_uri must have its scheme, host and port and its path or one below (GitHub's rule;
+   * otherwise the browser is sent to this URL with error=redirect_uri_mismatch), and a request
+   * without redirect_uri goes to it.
+   */
+  readonly oauthCallbacks = new Map<string, string>()
+  /** The login signed in at GitHub in "the browser": authorize requests are approved for them. None: the sign-in page. */
+  oauthUser: string | undefined
+  /** The user clicks "Cancel": authorize redirects with error=access_denied. */
+  oauthDenied = false
+  /** How long an authorization code is good for, ms (GitHub: 10 minutes). */
+  oauthCodeTtl = 600_000
+  /** GET /login/oauth/authorize requests answered (every outcome). */
+  authorizeCount = 0
+  /** POST /login/oauth/access_token requests answered (every outcome). */
+  tokenExchanges = 0
+  /** GitHub users by login; one is created on first mention. */
+  readonly users = new Map<string, { id: number }>()
+  /** User access tokens issued by the web flow: token → login. */
+  readonly userTokens = new Map<string, string>()
+  /** Roles on repos: 'owner/name' → login → role. Not listed: no role ('none'). */
+  readonly collaborators = new Map<string, Map<string, RepoRole>>()
+  /** Public repos ('owner/name'): everybody without a role there has read. */
+  readonly publicRepos = new Set<string>()
+  /** Organisation members by org login. */
+  readonly orgMembers = new Map<string, Set<string>>()
+  private readonly oauthCodes = new Map<string, OauthCode>()
   private faults: Fault[] = []
   private nextId = 1000
   private server: Server | undefined
@@ -148,10 +201,32 @@ export class FakeGitHub {
         const state = states.length === 0 || states.includes('pending') ? 'pending' : states.some(s => s === 'failure' || s === 'error') ? 'failure' : 'success'
         return [200, { state, sha: m.groups!.ref, total_count: ci.statuses.length, statuses: ci.statuses }]
       }),
+      // teams.getMembershipForUserInOrg
       R('GET', '/orgs/:org/teams/:slug/memberships/:user', m => {
-        const members = this.teams.get(`${m.groups!.org}/${m.groups!.slug}`)
-        return members?.has(m.groups!.user) ? [200, { state: 'active', role: 'member' }] : notFound
+        const { org, slug, user } = m.groups!
+        return hasLogin(this.teams.get(`${org}/${slug}`), user)
+          ? [200, { url: `${this.url}/teams/1/memberships/${user}`, role: 'member', state: 'active' }]
+          : notFound
       }),
+      // orgs.checkMembershipForUser, asked as an org member (an installation of the org's app is)
+      R('GET', '/orgs/:org/members/:user', m => hasLogin(this.orgMembers.get(m.groups!.org), m.groups!.user)
+        ? [204, undefined]
+        : [404, { message: 'User does not exist or is not a member of the organization', documentation_url: 'https://docs.github.com/rest/orgs/members#check-organization-membership-for-a-user', status: '404' }]),
+      // repos.getCollaboratorPermissionLevel
+      R('GET', '/repos/:owner/:repo/collaborators/:user/permission', m => {
+        const repo = repoOf(m)
+        const user = this.user(m.groups!.user)
+        const role = this.roleOf(repo, user.login) ?? (this.publicRepos.has(repo) ? 'read' : 'none')
+        const permission = LEGACY_PERMISSION[role]
+        const rank = ['none', 'read', 'triage', 'write', 'maintain', 'admin'].indexOf(role)
+        const permissions = { admin: rank >= 5, maintain: rank >= 4, push: rank >= 3, triage: rank >= 2, pull: rank >= 1 }
+        return [200, { permission, role_name: role, user: { ...this.userJson(user.login), permissions, role_name: role } }]
+      }),
+      // The web flow (github.com, not the API): no API credentials.
+      R('GET', '/login/oauth/authorize', (_m, r) => this.authorize(r.query)),
+      R('POST', '/login/oauth/access_token', (_m, r) => this.exchange(r.query, r.body, String(r.headers.accept ?? ''))),
+      // users.getAuthenticated, with a user token (checkAuth let only those through)
+      R('GET', '/user', (_m, r) => [200, this.userJson(this.userTokens.get(r.auth.split(' ')[1] ?? '')!)]),
       R('GET', '/repos/:owner/:repo/installation', m => {
         const id = this.app?.installations.get(repoOf(m))
         return id ? [200, { id, app_id: this.app!.id, account: { login: m.groups!.owner } }] : notFound
@@ -206,6 +281,99 @@ export class FakeGitHub {
     this.ci.set(`${repo}@${commit}`, { suites: [], statuses: [], ...ci })
   }
 
+  /** The user with this login (case-insensitive), created on first mention. */
+  user (login: string): { login: string, id: number } {
+    for (const [l, u] of this.users) if (sameLogin(l, login)) return { login: l, id: u.id }
+    const u = { id: this.nextId++ }
+    this.users.set(login, u)
+    return { login, id: u.id }
+  }
+
+  /** Gives `login` a role on `repo` ('none' takes it away). */
+  setRole (repo: string, login: string, role: RepoRole | 'none'): void {
+    const roles = this.collaborators.get(repo) ?? new Map<string, RepoRole>()
+    for (const l of roles.keys()) if (sameLogin(l, login)) roles.delete(l)
+    if (role !== 'none') roles.set(login, role)
+    this.collaborators.set(repo, roles)
+  }
+
+  /** Revokes every user token issued to `login` (GET /user with them answers 401); how many. */
+  revokeUserTokens (login: string): number {
+    let n = 0
+    for (const [token, l] of this.userTokens) if (sameLogin(l, login)) { this.userTokens.delete(token); n++ }
+    return n
+  }
+
+  private roleOf (repo: string, login: string): RepoRole | undefined {
+    for (const [l, role] of this.collaborators.get(repo) ?? []) if (sameLogin(l, login)) return role
+    return undefined
+  }
+
+  private userJson (login: string) {
+    const u = this.user(login)
+    return {
+      login: u.login, id: u.id, node_id: `U_fake${u.id}`, avatar_url: `https://avatars.githubusercontent.com/u/${u.id}?v=4`, gravatar_id: '',
+      url: `${this.url}/users/${u.login}`, html_url: `https://github.com/${u.login}`, type: 'User', site_admin: false, name: null, email: null
+    }
+  }
+
+  /** GET /login/oauth/authorize: the browser's visit, approved at once for `oauthUser`. */
+  private authorize (q: URLSearchParams): [number, unknown, Record<string, string>?] {
+    this.authorizeCount++
+    const clientId = q.get('client_id') ?? ''
+    if (!this.oauthClients.has(clientId)) return [404, html('Page not found · GitHub', 'No OAuth application or GitHub App has this client_id.')]
+    const state = q.get('state')
+    const back = (uri: string, params: Record<string, string>) => {
+      const p = new URLSearchParams(params)
+      if (state !== null) p.set('state', state)
+      const location = `${uri}${uri.includes('?') ? '&' : '?'}${p}`
+      return [302, html('Redirecting', `You are being <a href="${location}">redirected</a>.`), { location }] as [number, unknown, Record<string, string>]
+    }
+    const registered = this.oauthCallbacks.get(clientId)
+    const asked = q.get('redirect_uri') ?? undefined
+    if (registered && asked && !callbackAllows(registered, asked)) {
+      return back(registered, { error: 'redirect_uri_mismatch', error_description: 'The redirect_uri MUST match the registered callback URL for this application.', error_uri: 'https://docs.github.com/apps/managing-oauth-apps/troubleshooting-authorization-request-errors/#redirect-uri-mismatch' })
+    }
+    const redirectUri = asked ?? registered
+    if (!redirectUri) return [200, html('Redirect URI error', 'The application has no callback URL and the request no redirect_uri.')]
+    if (!this.oauthUser) return [200, html('Sign in to GitHub · GitHub', '<form action="/session" method="post"><input name="login"><input name="password" type="password"><input type="submit" value="Sign in"></form>')]
+    if (this.oauthDenied) {
+      return back(redirectUri, { error: 'access_denied', error_description: 'The user has denied your application access.', error_uri: 'https://docs.github.com/apps/managing-oauth-apps/troubleshooting-authorization-request-errors/#access-denied' })
+    }
+    const code = randomBytes(10).toString('hex')
+    const scope = (q.get('scope') ?? '').split(/[\s,]+/).filter(Boolean).join(',')
+    this.oauthCodes.set(code, { clientId, redirectUri, login: this.user(this.oauthUser).login, scope, expires: Date.now() + this.oauthCodeTtl })
+    return back(redirectUri, { code })
+  }
+
+  /**
+   * POST /login/oauth/access_token: parameters from the JSON or form body (or the query);
+   * errors answer 200 as on GitHub; JSON when Accept asks for it, form-encoded otherwise.
+   */
+  private exchange (query: URLSearchParams, body: unknown, accept: string): [number, unknown, Record<string, string>?] {
+    this.tokenExchanges++
+    const p: Record<string, unknown> = { ...Object.fromEntries(query), ...(body && typeof body === 'object' ? body : {}) }
+    const answer = (data: Record<string, string>): [number, unknown] => accept.includes('application/json')
+      ? [200, data]
+      : [200, new Raw(new URLSearchParams(data).toString(), 'application/x-www-form-urlencoded; charset=utf-8')]
+    const clientId = String(p.client_id ?? '')
+    const secret = this.oauthClients.get(clientId)
+    if (secret === undefined || secret !== p.client_secret) {
+      return answer({ error: 'incorrect_client_credentials', error_description: 'The client_id and/or client_secret passed are incorrect.', error_uri: `${ERROR_URI}#incorrect-client-credentials` })
+    }
+    const codeText = String(p.code ?? '')
+    const code = this.oauthCodes.get(codeText)
+    if (code && code.expires <= Date.now()) this.oauthCodes.delete(codeText)
+    const redirectUri = p.redirect_uri === undefined || p.redirect_uri === '' ? undefined : String(p.redirect_uri)
+    if (!code || code.expires <= Date.now() || code.clientId !== clientId || (redirectUri !== undefined && redirectUri !== code.redirectUri)) {
+      return answer({ error: 'bad_verification_code', error_description: 'The code passed is incorrect or expired.', error_uri: `${ERROR_URI}#bad-verification-code` })
+    }
+    this.oauthCodes.delete(codeText)
+    const token = `gho_${randomBytes(27).toString('base64url').replace(/[-_]/g, 'x').slice(0, 36)}`
+    this.userTokens.set(token, code.login)
+    return answer({ access_token: token, token_type: 'bearer', scope: code.scope })
+  }
+
   private serve (req: IncomingMessage, res: ServerResponse): void {
     const chunks: Buffer[] = []
     req.on('data', c => chunks.push(c))
@@ -214,14 +382,16 @@ export class FakeGitHub {
       const method = req.method ?? 'GET'
       const text = Buffer.concat(chunks).toString()
       let body: any
-      try { body = text ? JSON.parse(text) : undefined } catch { body = text }
+      if (String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) body = Object.fromEntries(new URLSearchParams(text))
+      else try { body = text ? JSON.parse(text) : undefined } catch { body = text }
       const auth = String(req.headers.authorization ?? '')
       const call: FakeCall = { method, path: u.pathname, query: u.searchParams, body, auth, status: 0 }
       this.calls.push(call)
       const send = (status: number, data: unknown, headers: Record<string, string> = {}) => {
         call.status = status
-        res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-github-request-id': `FAKE:${this.calls.length}`, 'x-ratelimit-remaining': '4999', ...headers })
-        res.end(status === 204 ? undefined : JSON.stringify(data))
+        const type = data instanceof Raw ? data.type : 'application/json; charset=utf-8'
+        res.writeHead(status, { 'content-type': type, 'x-github-request-id': `FAKE:${this.calls.length}`, 'x-ratelimit-remaining': '4999', ...headers })
+        res.end(status === 204 ? undefined : data instanceof Raw ? data.text : JSON.stringify(data))
       }
       const fault = this.faults.find(f => f.method === method && f.path.test(u.pathname))
       if (fault) {
@@ -230,12 +400,12 @@ export class FakeGitHub {
         return
       }
       const authErr = this.checkAuth(u.pathname, auth)
-      if (authErr) { send(401, { message: authErr }); return }
+      if (authErr) { send(401, { message: authErr, documentation_url: 'https://docs.github.com/rest', status: '401' }); return }
       for (const [m, re, h] of this.routes) {
         if (m !== method) continue
         const match = u.pathname.match(re)
         if (!match) continue
-        const [status, data, headers] = h(match, { method, path: u.pathname, query: u.searchParams, body, auth })
+        const [status, data, headers] = h(match, { method, path: u.pathname, query: u.searchParams, body, auth, headers: req.headers })
         send(status, data, headers)
         return
       }
@@ -243,9 +413,17 @@ export class FakeGitHub {
     })
   }
 
-  /** Token mode: the configured token. App mode: a JWT for app endpoints, an issued token otherwise. */
+  /**
+   * The web flow (/login/…): none. GET /user: a user token from the web flow. Otherwise, token
+   * mode: the configured token; app mode: a JWT for app endpoints, an issued token otherwise.
+   */
   private checkAuth (path: string, auth: string): string | undefined {
+    if (path.startsWith('/login/')) return undefined
     const [scheme, cred] = auth.split(' ')
+    if (path === '/user') {
+      if (!auth) return 'Requires authentication'
+      return (scheme?.toLowerCase() === 'token' || scheme?.toLowerCase() === 'bearer') && this.userTokens.has(cred ?? '') ? undefined : 'Bad credentials'
+    }
     if (!this.app) return scheme?.toLowerCase() === 'token' || scheme?.toLowerCase() === 'bearer' ? (cred === this.token ? undefined : 'Bad credentials') : 'Requires authentication'
     const appEndpoint = path.startsWith('/app/') || /^\/repos\/[^/]+\/[^/]+\/installation$/.test(path)
     if (appEndpoint) return scheme?.toLowerCase() === 'bearer' && this.verifyJwt(cred ?? '') ? undefined : 'A JSON web token could not be decoded'
@@ -310,6 +488,16 @@ export class FakeGitHub {
   private hookJson (h: FakeHook) {
     return { id: h.id, type: 'Repository', name: h.name, active: h.active, events: h.events, config: { ...h.config, ...(h.config.secret ? { secret: '********' } : {}) }, url: `${this.url}/repos/${h.repo}/hooks/${h.id}` }
   }
+}
+
+/** GitHub's redirect_uri rule: same scheme, host and port as the callback URL, its path or one below. */
+function callbackAllows (registered: string, asked: string): boolean {
+  try {
+    const r = new URL(registered)
+    const a = new URL(asked)
+    const base = r.pathname.endsWith('/') ? r.pathname : r.pathname + '/'
+    return r.protocol === a.protocol && r.host === a.host && (a.pathname === r.pathname || a.pathname.startsWith(base))
+  } catch { return false }
 }
 
 // --- webhooks --------------------------------------------------------------------------
