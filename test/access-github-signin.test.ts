@@ -685,7 +685,7 @@ t.test('GitHub sign-in cancelled, or GitHub unable to answer the access question
   t.equal(s.permissionCalls(), 2)
 })
 
-t.test('the session cookie is found among several of the same name (a sibling PR\'s Domain cookie)', { todo: 'gate.ts reads only the first `wakegate=` of the Cookie header' }, async t => {
+t.test('the session cookie is found among several of the same name (a sibling PR\'s Domain cookie)', async t => {
   // Over http there is no __Host- prefix: pr-2's code can set `wakegate=…; Domain=<parent>`
   // (or with a longer Path, sent first); the browser then sends both to pr-1.
   const s = await setup(t)
@@ -694,5 +694,7 @@ t.test('the session cookie is found among several of the same name (a sibling PR
   t.equal((await browse(s, jar, `${env}/`)).status, 200)
   const mine = jar.get('pr-1.localhost', 'wakegate')!
   const res = await get(s, `${env}/`, { cookie: `wakegate=tossed-by-pr-2; wakegate=${mine}`, headers: BROWSER })
-  t.equal(res.status, 200, 'still signed in, not sent round the sign-in again')
+  t.equal(res.status, 200, 'still signed in, not sent round the sign-in again', { todo: 'gate.ts (cookieValue) reads only the first `wakegate=` of the Cookie header' })
+  const mineFirst = await get(s, `${env}/`, { cookie: `wakegate=${mine}; wakegate=tossed-by-pr-2`, headers: BROWSER })
+  t.equal(mineFirst.status, 200)
 })

@@ -152,3 +152,16 @@ t.test('public: true and no policy both let everyone in', async t => {
   t.equal((await h.get('pr-1.review.test')).status, 200)
   t.equal(h.wg.gateway.gated, false, 'the gate costs nothing when no app has a policy')
 })
+
+t.test('a request another replica vouches for skips the gate; a forged or stale voucher does not', async t => {
+  const { RelayVouchers, RELAYED_HEADER } = await import('../src/access/relayed.js')
+  const h = await gateway(t, { ip: ['10.0.0.0/8'] }, { access: { sessionKey: KEY } })
+  const vouchers = new RelayVouchers([Buffer.from(KEY, 'hex')])
+  const ok = await h.get('pr-1.review.test', '/', { [RELAYED_HEADER]: vouchers.vouch('10.9.9.9')! })
+  t.equal(ok.status, 200)
+  t.notOk(seen(ok.body).headers[RELAYED_HEADER], 'the voucher is not forwarded to the app')
+  const forged = new RelayVouchers([Buffer.from('b'.repeat(64), 'hex')]).vouch('10.9.9.9')!
+  t.equal((await h.get('pr-1.review.test', '/', { [RELAYED_HEADER]: forged })).status, 403, 'signed with another key')
+  t.equal((await h.get('pr-1.review.test', '/', { [RELAYED_HEADER]: vouchers.vouch('10.9.9.9', Date.now() - 120_000)! })).status, 403, 'too old')
+  t.equal((await h.get('pr-1.review.test', '/', { [RELAYED_HEADER]: 'garbage' })).status, 403)
+})

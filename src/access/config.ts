@@ -66,6 +66,9 @@ export function accessProblems (cfg: ConfigInput): Problem[] {
       needsKey(`apps[${i}].oauthRelay`, 'the OAuth callback relay')
     }
   })
+  if (cfg.store.kind === 'redis' && keys.length === 0 && cfg.apps.some((app, i) => { const p = effectivePolicy(cfg, app, i).policy; return p && !p.public && (p.ip || p.basic || p.github || p.bypass || p.actions) })) {
+    problems.push({ path: 'access.sessionKey', message: 'required with the redis store and an access policy: replicas vouch with it for requests they pass to the leader (32 random bytes as hex or base64)' })
+  }
   if (cfg.access.default && !cfg.apps.some(app => app.access === undefined)) check(cfg.access.default, 'access.default', undefined)
   if (a.authHost) {
     const host = normalizeHost(a.authHost)

@@ -13,6 +13,7 @@ import { Sealer } from './sealer.js'
 import { sessionKeys } from './keys.js'
 import { GithubAccess } from './github-access.js'
 import { ActionsTokens } from './actions-oidc.js'
+import { RelayVouchers } from './relayed.js'
 
 export { authOrigin } from './origin.js'
 
@@ -27,6 +28,8 @@ export interface Access {
   cookieAttributes: string
   keys: Buffer[]
   github: GithubAccess | undefined
+  /** Requests one replica passes to another, let in by the first one's gate. */
+  vouchers: RelayVouchers
   /** Opens the session sealer; the gate refuses cookies until it resolves. */
   ready: Promise<void>
   close (): Promise<void>
@@ -69,6 +72,7 @@ export function createAccess (config: ResolvedConfig, log: Logger, bots: ClientC
     cookieAttributes,
     keys,
     github,
+    vouchers: new RelayVouchers(keys),
     ready,
     async close () {
       await ready.catch(() => {})

@@ -10,6 +10,7 @@ import { closePublicServer, createPublicServer } from '../proxy/listener.js'
 import { HOP, forwardRequestHeaders } from '../proxy/headers.js'
 import { MirrorDirectory, reportInterval, type Send } from './mirror.js'
 import type { ToWorker } from './protocol.js'
+import { RELAYED_HEADER } from '../access/relayed.js'
 
 export interface Target { host: string, port: number }
 
@@ -37,6 +38,9 @@ function passToOwner (target: () => Target | Promise<Target | undefined> | undef
       host: req.headers.host ?? '',
       append: false
     })
+    // The owner trusts this process's gate for it, and learns the client's address.
+    const voucher = gateway().access.vouchers.vouch(gateway().clientAddress(req))
+    if (voucher !== undefined) headers.push(RELAYED_HEADER, voucher)
     const up = httpRequest({ host: to.host, port: to.port, method: req.method, path: req.url, headers, agent }, ur => {
       const out: string[] = []
       const raw = ur.rawHeaders

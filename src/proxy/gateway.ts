@@ -21,6 +21,7 @@ import type { Upstream } from './upstream.js'
 import { createAccess, type Access } from '../access/index.js'
 import type { Refusal } from '../access/gate.js'
 import { AUTH_PREFIX } from '../access/signin.js'
+import { RELAYED_HEADER } from '../access/relayed.js'
 import { OAUTH_START } from '../access/relay.js'
 import { neutralPage } from './pages.js'
 import type { HostMatch } from '../routing/router.js'
@@ -38,6 +39,10 @@ export interface GatewayCounters {
   /** Responses cut mid-body (upstream idle timeout, reset, broken framing). */
   responsesCut: number
 }
+
+/** The client address another replica vouched for. */
+const RELAYED_FROM = Symbol('wakegate.relayedFrom')
+type Relayed = IncomingMessage & { [RELAYED_FROM]?: string }
 
 export class Gateway implements ForwardHost {
   readonly router: HostRouter
@@ -93,6 +98,11 @@ export class Gateway implements ForwardHost {
       if (duplicateHost(host)) this.sendError(res, 'WAKEGATE_BAD_HOST', 'more than one Host header')
       else this.fallback(req, res)
       return
+    }
+    if (req.headers[RELAYED_HEADER] !== undefined) {
+      // Passed on by another replica whose gate let it in (or a forgery: gated as usual).
+      const from = this.access.vouchers.redeem(req)
+      if (from !== undefined) { (req as Relayed)[RELAYED_FROM] = from; this.route(req, res, m); return }
     }
     if (this.gated) {
       // Before the env is looked up: a refused request wakes nothing and asks GitHub nothing.
@@ -178,7 +188,7 @@ export class Gateway implements ForwardHost {
 
   /** The client's address: the socket's, or the X-Forwarded-For entry a trusted proxy added. */
   clientAddress (req: IncomingMessage): string {
-    return this.access.addressOf(req)
+    return (req as Relayed)[RELAYED_FROM] ?? this.access.addressOf(req)
   }
 
   /** Shutdown: every request and upgrade still held for a wake is answered 503 now. */
