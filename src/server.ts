@@ -20,6 +20,7 @@ import { createLogger } from './log.js'
 import type { GithubIntegration } from './github/index.js'
 import { SignIn } from './access/signin.js'
 import { OauthRelay } from './access/relay.js'
+import { AdminSignIn } from './access/admin-signin.js'
 
 export interface WakegateOptions {
   log?: Logger
@@ -98,7 +99,7 @@ export async function createWakegate (config: ResolvedConfig, opts: WakegateOpti
   const metrics = createMetrics(manager, gateway, store, github)
   let listening = false
   const adminApp = config.admin.enabled
-    ? createAdmin({ manager, store, metrics, log, token: config.admin.token, ready: () => listening && !gateway.shuttingDown })
+    ? createAdmin({ manager, store, metrics, log, token: config.admin.token, ready: () => listening && !gateway.shuttingDown, signIn: signIn && config.admin.github ? new AdminSignIn(config, access, signIn) : undefined, publicApps: access.publicApps })
     : undefined
 
   const wg: Wakegate = {

@@ -157,7 +157,7 @@ export class SignIn {
   }
 
   /** The env host (or admin listener) trades a one-use token for its own cookie. */
-  async exchange (req: Req, reply: FastifyReply, audience: string | undefined) {
+  async exchange (req: Req, reply: FastifyReply, audience: string | undefined, cookie = (value: string) => this.d.access.gate.cookie(value)) {
     if (audience === undefined) return reply.callNotFound()
     const claims = req.query.token ? await this.handover.verify(req.query.token, audience) : undefined
     const first = claims?.jti ? await this.d.store.firstDelivery(`sign-in:${claims.jti}`, this.d.config.access.tokenTtl + 60_000) : false
@@ -168,7 +168,7 @@ export class SignIn {
     const to = typeof claims.to === 'string' && claims.to.startsWith('/') && !claims.to.startsWith('//') ? claims.to : '/'
     const sealed = this.d.access.gate.sealer!.seal({ via: 'github', login: claims.sub, host: audience, exp: Date.now() + this.d.config.access.sessionTtl })
     return reply.code(302).header('cache-control', 'no-store').header('referrer-policy', 'no-referrer')
-      .header('set-cookie', this.d.access.gate.cookie(sealed)).header('location', to).send()
+      .header('set-cookie', cookie(sealed)).header('location', to).send()
   }
 
   /** Env host: drop its cookie and go sign out on the auth host too. Auth host: drop its session. */

@@ -11,7 +11,7 @@ header{padding:.8rem 1.5rem;background:#24292f;color:#fff;display:flex;gap:1rem;
 header h1{font-size:1.1rem;margin:0}header span{opacity:.75}
 main{padding:1rem 1.5rem}table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #d0d7de}
 th,td{padding:.45rem .6rem;border-bottom:1px solid #eaeef2;text-align:left;vertical-align:top}th{background:#f6f8fa;font-weight:600}
-code{font:12px ui-monospace,monospace}.state{font-weight:600;padding:.1rem .45rem;border-radius:1rem;background:#eaeef2}
+code{font:12px ui-monospace,monospace}.pub{font-size:.75rem;font-weight:600;padding:.05rem .4rem;border-radius:1rem;background:#fff1e5;color:#bc4c00}.state{font-weight:600;padding:.1rem .45rem;border-radius:1rem;background:#eaeef2}
 .running{background:#dafbe1;color:#116329}.waking,.stopping{background:#fff8c5;color:#7d4e00}.failed{background:#ffebe9;color:#a40e26}
 .destroyed{background:#eaeef2;color:#57606a}button{font:inherit;font-size:12px;margin:0 .2rem .2rem 0;padding:.15rem .5rem;cursor:pointer}
 #log{white-space:pre-wrap;margin-top:1rem;background:#fff;border:1px solid #d0d7de;padding:.5rem;height:14rem;overflow:auto;font:12px ui-monospace,monospace}
@@ -32,7 +32,7 @@ code{font:12px ui-monospace,monospace}.state{font-weight:600;padding:.1rem .45re
     keys.forEach(function(k){
       var e = envs[k]; n[e.state] = (n[e.state] || 0) + 1;
       var gens = (e.generations || []).map(function(g){ return g.role + ' g' + g.generation + (g.inflight != null ? ' (' + g.inflight + ' req, ' + g.streams + ' streams)' : ''); }).join('<br>');
-      rows += '<tr data-key="' + esc(k) + '"><td><a href="' + esc(e.url) + '">' + esc(k) + '</a></td><td><span class="state ' + esc(e.state) + '">' + esc(e.state) + '</span>' +
+      rows += '<tr data-key="' + esc(k) + '"><td><a href="' + esc(e.url) + '">' + esc(k) + '</a>' + (e.access === 'public' ? ' <span class="pub" title="no access policy: anyone who reaches the gateway can open and wake it">public</span>' : '') + '</td><td><span class="state ' + esc(e.state) + '">' + esc(e.state) + '</span>' +
         (e.reason ? '<div class="reason">' + esc(e.reason) + '</div>' : '') + '</td><td>' + esc(e.title || '') + (e.author ? ' · ' + esc(e.author) : '') + '</td>' +
         '<td><code>' + esc(e.branch) + '</code><br><code>' + esc(String(e.sha).slice(0, 12)) + '</code></td><td>' + gens + '</td><td>' + ago(e.lastSeen) + '</td><td>' + (e.state === 'running' ? ago(e.readyAt) : '') + '</td>' +
         '<td>' + ['wake', 'sleep', 'redeploy', 'destroy'].map(function(a){ return '<button data-action="' + a + '">' + a + '</button>'; }).join('') + '</td></tr>';

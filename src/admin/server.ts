@@ -10,6 +10,7 @@ import type { Store } from '../stores/store.js'
 import { parsePr } from '../routing/template.js'
 import { registerDashboard } from './dashboard.js'
 import { replyError } from '../proxy/error-response.js'
+import type { AdminSignIn } from '../access/admin-signin.js'
 
 export interface AdminDeps {
   manager: EnvManager
@@ -19,12 +20,18 @@ export interface AdminDeps {
   token?: string
   /** True once the public listener accepts requests. */
   ready: () => boolean
+  /** GitHub sign-in for admin.github's teams and users, beside the bearer token. */
+  signIn?: AdminSignIn
+  /** Apps anyone who reaches the gateway may open (shown as public on the dashboard). */
+  publicApps?: string[]
 }
 
-export function envView (env: Env) {
+export function envView (env: Env, publicApps?: ReadonlySet<string>) {
   return {
     key: env.key,
     app: env.app.config.name,
+    /** public: anyone who reaches the gateway may open it (no access policy); restricted: a policy applies. */
+    access: publicApps === undefined ? undefined : publicApps.has(env.app.config.name) ? 'public' : 'restricted',
     pr: env.pr,
     url: env.url,
     state: env.state,
@@ -64,14 +71,24 @@ function tokenMatches (header: string | undefined, token: string): boolean {
 
 export function createAdmin (deps: AdminDeps): FastifyInstance {
   const { manager } = deps
+  const publicApps = new Set(deps.publicApps ?? [])
+  const view = (env: Env) => envView(env, publicApps)
   const app = Fastify({ loggerInstance: deps.log.child({ listener: 'admin' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) })
 
+  const signIn = deps.signIn
+  signIn?.register(app)
   app.addHook('onRequest', async (req, reply) => {
-    // The dashboard page holds no data; it asks for the token and sends it with every call.
-    if (!deps.token || req.url === '/healthz' || req.url === '/readyz' || req.url === '/') return
-    if (!tokenMatches(req.headers.authorization, deps.token)) {
-      replyError(reply, { code: 'WAKEGATE_UNAUTHORIZED' }, undefined, { 'www-authenticate': 'Bearer' })
+    if (req.url === '/healthz' || req.url === '/readyz') return
+    if (!deps.token && !signIn) return
+    if (deps.token && tokenMatches(req.headers.authorization, deps.token)) return
+    if (signIn) {
+      if (signIn.isOpenPath(req.url)) return
+      await signIn.check(req, reply)
+      return
     }
+    // The dashboard page holds no data; it asks for the token and sends it with every call.
+    if (req.url === '/') return
+    replyError(reply, { code: 'WAKEGATE_UNAUTHORIZED' }, undefined, { 'www-authenticate': 'Bearer' })
   })
 
   app.get('/healthz', async () => ({ ok: true }))
@@ -86,8 +103,8 @@ export function createAdmin (deps: AdminDeps): FastifyInstance {
     return deps.metrics.metrics()
   })
 
-  app.get('/api/envs', async () => ({ envs: [...manager.envs.values()].map(envView) }))
-  registerDashboard(app, manager, key => { const env = manager.envs.get(key); return env && envView(env) })
+  app.get('/api/envs', async () => ({ envs: [...manager.envs.values()].map(view) }))
+  registerDashboard(app, manager, key => { const env = manager.envs.get(key); return env && view(env) })
 
   const findEnv = (req: FastifyRequest<{ Params: { app: string, pr: string } }>, reply: FastifyReply): Env | undefined => {
     const pr = parsePr(req.params.pr)
@@ -98,7 +115,7 @@ export function createAdmin (deps: AdminDeps): FastifyInstance {
 
   app.get<{ Params: { app: string, pr: string } }>('/api/envs/:app/:pr', async (req, reply) => {
     const env = findEnv(req, reply)
-    return env && envView(env)
+    return env && view(env)
   })
 
   app.post<{ Body: { app: string, pr: number, branch?: string, sha?: string, title?: string } }>('/api/envs', {
@@ -121,7 +138,7 @@ export function createAdmin (deps: AdminDeps): FastifyInstance {
     if (!manager.apps.has(name)) return replyError(reply, { code: 'WAKEGATE_UNKNOWN_APP', detail: `no app named ${name}` })
     const env = manager.register(name, pr, { branch, sha, title, source: 'admin' })
     reply.code(201)
-    return envView(env)
+    return view(env)
   })
 
   app.post<{ Params: { app: string, pr: string }, Body: { sha?: string } | undefined }>('/api/envs/:app/:pr/redeploy', {
@@ -131,7 +148,7 @@ export function createAdmin (deps: AdminDeps): FastifyInstance {
     if (!env) return
     manager.redeploy(env, req.body?.sha, 'admin')
     reply.code(202)
-    return envView(env)
+    return view(env)
   })
 
   for (const action of ['wake', 'sleep', 'destroy'] as const) {
@@ -142,7 +159,7 @@ export function createAdmin (deps: AdminDeps): FastifyInstance {
       else if (action === 'sleep') manager.sleep(env, 'admin')
       else manager.destroy(env)
       reply.code(202)
-      return envView(env)
+      return view(env)
     })
   }
 
