@@ -12,6 +12,7 @@ import { decodeJwt } from 'jose'
 import { FakeGitHub } from './support/fake-github.js'
 import { FastBackend } from './support/fast-backend.js'
 import { exampleApp, sleep, startGateway, testConfig, type Harness } from './support/harness.js'
+import { Sealer } from '../src/access/sealer.js'
 
 const CLIENT_ID = 'Iv1.test'
 const CLIENT_SECRET = 'shh'
@@ -63,7 +64,7 @@ interface Setup {
   permissionCalls (): number
 }
 
-async function setup (t: Test, opts: { access?: Record<string, unknown>, scheme?: 'http' | 'https', login?: string } = {}): Promise<Setup> {
+async function setup (t: Test, opts: { access?: Record<string, unknown>, scheme?: 'http' | 'https', login?: string, app?: Record<string, unknown> } = {}): Promise<Setup> {
   const fake = await new FakeGitHub().start()
   t.teardown(() => fake.close())
   fake.oauthClients.set(CLIENT_ID, CLIENT_SECRET)
@@ -86,7 +87,8 @@ async function setup (t: Test, opts: { access?: Record<string, unknown>, scheme?
     repo: 'acme/web',
     prs: [{ number: 1, branch: 'feature/one', sha: 'aaaaaaa1', title: 'Secret launch' }, { number: 2, branch: 'feature/two', sha: 'bbbbbbb2' }],
     github: { comment: false, deployments: false },
-    access: { github: { permission: 'read' } }
+    access: { github: { permission: 'read' } },
+    ...opts.app
   })])
   const h = await startGateway(config, { backends: new Map([['example', backend]]) })
   t.teardown(() => h.close())
@@ -566,6 +568,8 @@ t.test('link-preview bots get a neutral 200 page that names nothing', async t =>
     t.notMatch(res.body, /feature\/one|aaaaaaa1|acme\/web|#1\b/, 'nor its branch, sha, repo or number')
     t.equal(res.location, undefined, 'no sign-in redirect')
   }
+  const unknown = await get(s, `${s.origin('pr-77.localhost')}/`, { headers: { 'user-agent': 'Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)' } })
+  t.equal(unknown.status, 200, 'an unknown PR looks the same')
   t.equal(s.starts(), 0)
   t.equal(s.pullCalls(), 0)
 })
@@ -603,6 +607,19 @@ t.test('WebSocket upgrades: 401 without a session, 101 with the env host\'s cook
   t.equal(s.up.upgrades.length, 1)
   t.equal(s.up.upgrades[0].cookie, 'app=1', 'the app\'s cookie passes, wakegate\'s does not')
   ok.ws!.close()
+
+  // The verdict past its cache time: asked again before the tunnel opens; refused once revoked.
+  await sleep(1_100)
+  const asked = await open({ cookie: `wakegate=${session}` })
+  t.ok(asked.ws, '101 after GitHub was asked again')
+  asked.ws!.close()
+  t.equal(s.permissionCalls(), 2)
+  s.fake.setRole('acme/web', 'hubot', 'none')
+  await sleep(1_100)
+  const revoked = await open({ cookie: `wakegate=${session}` })
+  t.equal(revoked.status, 403)
+  t.equal(JSON.parse(revoked.body!).error, 'WAKEGATE_NO_ACCESS')
+  t.equal(s.up.upgrades.length, 2, 'the refused upgrade never reached the app')
 
   // pr-1's cookie on pr-2: no session there.
   const other = await new Promise<number>((resolve, reject) => {
@@ -694,7 +711,49 @@ t.test('the session cookie is found among several of the same name (a sibling PR
   t.equal((await browse(s, jar, `${env}/`)).status, 200)
   const mine = jar.get('pr-1.localhost', 'wakegate')!
   const res = await get(s, `${env}/`, { cookie: `wakegate=tossed-by-pr-2; wakegate=${mine}`, headers: BROWSER })
-  t.equal(res.status, 200, 'still signed in, not sent round the sign-in again', { todo: 'gate.ts (cookieValue) reads only the first `wakegate=` of the Cookie header' })
+  t.equal(res.status, 200, 'still signed in, not sent round the sign-in again')
   const mineFirst = await get(s, `${env}/`, { cookie: `wakegate=${mine}; wakegate=tossed-by-pr-2`, headers: BROWSER })
   t.equal(mineFirst.status, 200)
+})
+
+t.test('the OAuth callback relay on the auth host (an app that signs its users in itself)', async t => {
+  const s = await setup(t, { app: { oauthRelay: { providers: ['github.com'] } } })
+  const jar = new Jar()
+  const env = s.origin('pr-1.localhost')
+  t.equal((await browse(s, jar, `${env}/`)).status, 200)
+  const authorize = `https://github.com/login/oauth/authorize?client_id=app&state=apps-own&redirect_uri=${encodeURIComponent(`${env}/auth/cb?x=1`)}`
+  const start = await get(s, `${env}/__wakegate/oauth/start?authorize=${encodeURIComponent(authorize)}`, { jar, headers: BROWSER })
+  t.equal(start.status, 302)
+  const at = new URL(start.location!)
+  t.equal(at.origin, 'https://github.com')
+  t.equal(at.searchParams.get('redirect_uri'), `${s.origin(AUTH)}/__wakegate/oauth/callback`)
+  const state = at.searchParams.get('state')!
+  t.not(state, 'apps-own')
+  const back = await get(s, `${s.origin(AUTH)}/__wakegate/oauth/callback?code=c0de&state=${encodeURIComponent(state)}`, { headers: BROWSER })
+  t.equal(back.status, 302)
+  const cb = new URL(back.location!)
+  t.equal(cb.origin, env)
+  t.equal(cb.pathname, '/auth/cb')
+  t.same(Object.fromEntries(cb.searchParams), { x: '1', code: 'c0de', state: 'apps-own' })
+
+  // Not signed in: the start is behind the gate like any path.
+  const anon = await get(s, `${env}/__wakegate/oauth/start?authorize=${encodeURIComponent(authorize)}`, { headers: { accept: 'application/json' } })
+  t.equal(anon.status, 401)
+})
+
+t.test('a session longer than a day (sessionTtl: 7d) is not cut short by the sealer', async t => {
+  const sealer = await Sealer.create([randomBytes(32)])
+  t.teardown(() => sealer.close())
+  const now = Date.now()
+  const value = sealer.seal({ via: 'github', login: 'hubot', host: 'example/1', exp: now + 7 * 24 * 3600_000 })
+  const realNow = Date.now
+  // Opened 25 hours later (the plugin's own age limit is 24 h unless told otherwise).
+  Date.now = () => realNow() + 25 * 3600_000
+  try {
+    t.equal(sealer.open(value, Date.now())?.login, 'hubot', 'still open after 25 h')
+    Date.now = () => realNow() + 8 * 24 * 3600_000
+    t.equal(sealer.open(value, Date.now()), undefined, 'closed after its exp')
+  } finally {
+    Date.now = realNow
+  }
 })

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ResolvedConfig } from '../config/load.js'
 import { replyError } from '../proxy/error-response.js'
 import { isNavigation } from '../proxy/clients.js'
-import { cookieValue } from './gate.js'
+import { cookieValues } from './gate.js'
 import { AccessCheckError, type GithubRule } from './github-access.js'
 import { authOrigin } from './origin.js'
 import { ADMIN_AUDIENCE, AUTH_PREFIX, type SignIn } from './signin.js'
@@ -39,8 +39,8 @@ export class AdminSignIn {
 
   /** Resolves true when the request's admin session belongs to an admin; otherwise answers it. */
   async check (req: FastifyRequest, reply: FastifyReply): Promise<boolean> {
-    const value = req.headers.cookie ? cookieValue(req.headers.cookie, this.cookieName) : undefined
-    const s = value ? this.access.gate.sealer?.open(value) : undefined
+    const values = req.headers.cookie ? cookieValues(req.headers.cookie, this.cookieName) : []
+    const s = values.map(v => this.access.gate.sealer?.open(v)).find(x => x?.host === ADMIN_AUDIENCE)
     if (!s || s.via !== 'github' || s.host !== ADMIN_AUDIENCE || !s.login) {
       if (isNavigation(req.raw)) {
         const origin = authOrigin(this.config.public.scheme, this.config.access.authHost!, this.config.public.port, undefined)

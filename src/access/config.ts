@@ -49,6 +49,7 @@ export function accessProblems (cfg: ConfigInput): Problem[] {
     if (policy.github) {
       if (!seen.has(`${path}.github`)) { signIn(`${path}.github`, 'sign-in with GitHub'); needsKey(`${path}.github`, 'sign-in with GitHub') }
       const g = policy.github
+      if (!repo && (g.orgs?.length || g.teams?.length)) problems.push({ path: `${path}.github`, message: "orgs and teams need the app's repo: wakegate asks about them through the GitHub installation on it" })
       if (!g.orgs?.length && !g.teams?.length && !g.users?.length && (!g.repo || !repo)) {
         problems.push({ path: `${path}.github`, message: repo === undefined && g.repo ? "lets nobody in: the app has no repo; set the app's repo, or orgs, teams or users" : 'lets nobody in: set repo: true, orgs, teams or users' })
       }

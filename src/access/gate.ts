@@ -81,9 +81,8 @@ export class AccessGate {
     }
     const cookie = h.cookie
     if (cookie !== undefined && this.sealer !== undefined) {
-      const value = cookieValue(cookie, this.d.cookieName)
-      const s = value === undefined ? undefined : this.sealer.open(value)
-      if (s !== undefined && s.host === key) {
+      const s = this.session(cookie, key)
+      if (s !== undefined) {
         if (s.via === 'bypass' && p.bypass !== undefined) return this.allow(req, p, false)
         if (s.via === 'github' && p.github !== undefined) return this.githubVerdict(req, p, s)
       }
@@ -106,6 +105,19 @@ export class AccessGate {
       }
     }
     return this.refuse(req, p, 'WAKEGATE_SIGN_IN_REQUIRED')
+  }
+
+  /**
+   * The session for env `key` among the wakegate cookies sent. Not only the first: a sibling
+   * env's code can plant one for the parent domain (over http, where __Host- is not used),
+   * which the browser may send ahead of this host's own.
+   */
+  private session (header: string, key: string): SessionData | undefined {
+    for (const value of cookieValues(header, this.d.cookieName)) {
+      const s = this.sealer!.open(value)
+      if (s !== undefined && s.host === key) return s
+    }
+    return undefined
   }
 
   private githubVerdict (req: IncomingMessage, p: CompiledPolicy, s: SessionData): Outcome {
@@ -178,18 +190,24 @@ export class AccessGate {
   }
 }
 
-/** The value of cookie `name` in a Cookie header, or undefined. */
-export function cookieValue (header: string, name: string): string | undefined {
+/** The values of cookie `name` in a Cookie header, in order. */
+export function cookieValues (header: string, name: string): string[] {
+  const out: string[] = []
   let i = header.indexOf(name)
   while (i >= 0) {
     const before = i === 0 ? ' ' : header[i - 1]
     if ((before === ' ' || before === ';') && header.charCodeAt(i + name.length) === 61 /* = */) {
       const end = header.indexOf(';', i)
-      return header.slice(i + name.length + 1, end < 0 ? undefined : end).trim()
+      out.push(header.slice(i + name.length + 1, end < 0 ? undefined : end).trim())
     }
     i = header.indexOf(name, i + 1)
   }
-  return undefined
+  return out
+}
+
+/** The first value of cookie `name`, or undefined. */
+export function cookieValue (header: string, name: string): string | undefined {
+  return cookieValues(header, name)[0]
 }
 
 /** Takes cookie `name` out of the Cookie header (raw and parsed), keeping the app's cookies. */

@@ -18,7 +18,7 @@ import type { HostRouter } from '../routing/router.js'
 import type { ErrorCode } from '../errors.js'
 import { replyError } from '../proxy/error-response.js'
 import { messagePage } from '../proxy/pages.js'
-import { cookieValue } from './gate.js'
+import { cookieValue, cookieValues } from './gate.js'
 import { authOrigin } from './origin.js'
 import { Tokens } from './tokens.js'
 import type { Access } from './index.js'
@@ -100,10 +100,14 @@ export class SignIn {
   }
 
   private session (req: FastifyRequest, audience: string): { login: string } | undefined {
-    const value = req.headers.cookie && cookieValue(req.headers.cookie, this.d.access.cookieName)
-    const s = value ? this.d.access.gate.sealer?.open(value) : undefined
-    return s && s.via === 'github' && s.host === audience && s.login ? { login: s.login } : undefined
+    const values = req.headers.cookie ? cookieValues(req.headers.cookie, this.d.access.cookieName) : []
+    for (const value of values) {
+      const s = this.d.access.gate.sealer?.open(value)
+      if (s && s.via === 'github' && s.host === audience && s.login) return { login: s.login }
+    }
+    return undefined
   }
+
 
   private async login (req: Req, reply: FastifyReply) {
     if (!this.isAuthHost(req) || !this.oauth) return reply.callNotFound()
