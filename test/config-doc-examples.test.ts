@@ -43,12 +43,17 @@ function exampleFiles (dir = join(ROOT, 'examples')): Example[] {
 
 const PEM = '-----BEGIN PRIVATE KEY-----\nZHVtbXkga2V5IGZvciBjaGVjay1jb25maWc=\n-----END PRIVATE KEY-----\n'
 
+/** access.sessionKey: 32 bytes as hex. */
+const SESSION_KEY = '0123456789abcdef'.repeat(4)
+/** access.basic.users: an argon2id hash (of "example"). */
+const PASSWORD_HASH = '$argon2id$v=19$m=19456,t=2,p=1$91X293PJ+doFETwVguxz6g$3i7uyO9XnG3MEQuXCCtANus/bZyBE63m244m80QTT6o'
+
 const TOP_LEVEL = new Set(['listen', 'public', 'admin', 'store', 'log', 'workers', 'proxy', 'github'])
 
 function dummyEnv (text: string): Record<string, string> {
   const env: Record<string, string> = {}
   for (const m of text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}/g)) {
-    env[m[1]] = /PRIVATE_KEY|_KEY$/.test(m[1]) ? PEM : /REDIS_URL$/.test(m[1]) ? 'redis://dummy.invalid:6379' : 'dummy-value-0123456789ab'
+    env[m[1]] = /SESSION_KEY$/.test(m[1]) ? SESSION_KEY : /_HASH$/.test(m[1]) ? PASSWORD_HASH : /PRIVATE_KEY|_KEY$/.test(m[1]) ? PEM : /REDIS_URL$/.test(m[1]) ? 'redis://dummy.invalid:6379' : 'dummy-value-0123456789ab'
   }
   return env
 }

@@ -180,7 +180,7 @@ export class SignIn {
     const clear = this.d.access.gate.cookie('', 0)
     if (this.isAuthHost(req)) {
       return reply.code(200).header('set-cookie', clear).header('cache-control', 'no-store').type('text/html; charset=utf-8')
-        .send(messagePage('Signed out', 'You are signed out of the review environments. Each environment you opened forgets you the next time you open it signed out here, or now if you signed out there.'))
+        .send(messagePage('Signed out', 'You are signed out here: opening a review environment you have not opened yet asks GitHub again. An environment you already opened keeps its own sign-in until you sign out there (its /__wakegate/auth/logout) or it expires.'))
     }
     if (this.envAudience(req) === undefined || this.authHost === undefined) return reply.callNotFound()
     return reply.code(302).header('set-cookie', clear).header('cache-control', 'no-store').header('location', `${this.origin(req)}${AUTH_PREFIX}logout`).send()

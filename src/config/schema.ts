@@ -149,7 +149,7 @@ export const AppGithub = Type.Object({
   requireLabel: Type.Optional(Type.String({ minLength: 1, description: 'Only PRs carrying this label get an environment, e.g. review-app' })),
   allowForks: Type.Boolean({ default: false, description: 'PRs from forks get an environment (their code runs with the app\'s secrets)' }),
   allowAuthors: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Only PRs by these logins or members of these teams (org/team-slug)' })),
-  maxRunning: Type.Optional(Type.Integer({ minimum: 1, description: 'Running environments of this app at most; the oldest idle one is put to sleep first' })),
+  maxRunning: Type.Optional(Type.Integer({ minimum: 1, description: 'Running environments of this app at most (with apps[].maxRunning too, the smaller applies): the oldest idle one is put to sleep, or a wake is refused (503) when none is idle' })),
   waitForCi: Type.Boolean({ default: false, description: "Start or redeploy only when the head SHA's check suites and commit statuses have succeeded" }),
   ttlDays: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'An environment with no request and no push for this many days is put to sleep and marked stale' })),
   deploymentEnvironment: Type.String({ default: 'pr-{pr}', minLength: 1, description: 'GitHub Deployment environment name; {pr} and {app} are substituted' }),

@@ -99,6 +99,7 @@ export class Gateway implements ForwardHost {
       else this.fallback(req, res)
       return
     }
+    if (this.gated && req.url!.charCodeAt(1) === 95 /* _ */ && req.url!.startsWith(AUTH_PREFIX)) { this.fallback(req, res); return }
     if (req.headers[RELAYED_HEADER] !== undefined) {
       // Passed on by another replica whose gate let it in (or a forgery: gated as usual).
       const from = this.access.vouchers.redeem(req)
@@ -106,8 +107,6 @@ export class Gateway implements ForwardHost {
     }
     if (this.gated) {
       // Before the env is looked up: a refused request wakes nothing and asks GitHub nothing.
-      const url = req.url!
-      if (url.charCodeAt(1) === 95 /* _ */ && url.startsWith(AUTH_PREFIX)) { this.fallback(req, res); return }
       const policy = this.access.gate.policy(m.app)
       if (policy !== undefined) {
         const v = this.access.gate.check(req, policy, m.key)
