@@ -9,7 +9,7 @@ import { cookieValues } from './gate.js'
 import { AccessCheckError, type GithubRule } from './github-access.js'
 import { authOrigin } from './origin.js'
 import { ADMIN_AUDIENCE, AUTH_PREFIX, type SignIn } from './signin.js'
-import type { Access } from './index.js'
+import { orgReposOf, type Access } from './index.js'
 
 export class AdminSignIn {
   private readonly rule: GithubRule
@@ -23,10 +23,7 @@ export class AdminSignIn {
     const secure = this.publicUrl.protocol === 'https:'
     this.cookieName = secure ? '__Host-wakegate-admin' : 'wakegate-admin'
     this.attributes = `Path=/; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`
-    const orgOf = (team: string) => team.split('/')[0].toLowerCase()
-    // Team questions go through the installation on a repo of the team's organisation.
-    const repo = gh.teams?.length ? config.apps.find(a => a.repo?.split('/')[0].toLowerCase() === orgOf(gh.teams![0]))?.repo : undefined
-    this.rule = { id: 'admin', repo, permission: undefined, orgs: [], teams: gh.teams ?? [], users: gh.users ?? [] }
+    this.rule = { id: 'admin', repo: undefined, orgRepos: orgReposOf(config), permission: undefined, orgs: [], teams: gh.teams ?? [], users: gh.users ?? [] }
   }
 
   register (app: FastifyInstance): void {

@@ -4,7 +4,7 @@
 // loses access within it, and a signed-in reviewer costs no API call per request.
 import { LRUCache } from 'lru-cache'
 import type { Logger } from 'pino'
-import type { GithubClient } from '../github/client.js'
+import type { GithubClient, Octokit } from '../github/client.js'
 import { statusOf, unavailable } from '../github/client.js'
 
 export interface GithubRule {
@@ -12,6 +12,8 @@ export interface GithubRule {
   id: string
   /** The repo whose permission counts, and whose installation answers the org/team questions. */
   repo: string | undefined
+  /** For an organisation other than the repo's: a repo of it whose installation answers about it (lower-case org → repo). */
+  orgRepos?: Map<string, string>
   permission: Role | undefined
   orgs: string[]
   teams: string[]
@@ -61,21 +63,30 @@ export class GithubAccess {
   private async ask (login: string, rule: GithubRule): Promise<boolean> {
     const lower = login.toLowerCase()
     if (rule.users.some(u => u.toLowerCase() === lower)) return true
-    if (!rule.repo) return false
-    const gh = await this.guard('the installation', () => this.client.forRepo(rule.repo!))
-    if (gh === undefined) return false
-    if (rule.permission !== undefined) {
+    // One client per installation repo: an organisation is asked about through a repo of its own.
+    const clients = new Map<string, Promise<Octokit | undefined>>()
+    const clientFor = (org?: string): Promise<Octokit | undefined> => {
+      const repo = (org !== undefined ? rule.orgRepos?.get(org.toLowerCase()) : undefined) ?? rule.repo
+      if (repo === undefined) return Promise.resolve(undefined)
+      let c = clients.get(repo)
+      if (c === undefined) clients.set(repo, c = this.guard(`the installation on ${repo}`, () => this.client.forRepo(repo)))
+      return c
+    }
+    if (rule.permission !== undefined && rule.repo !== undefined) {
+      const gh = await clientFor()
       const [owner, repo] = rule.repo.split('/')
-      const res = await this.guard(`${login}'s permission on ${rule.repo}`, () => this.calledFor(gh.rest.repos.getCollaboratorPermissionLevel({ owner, repo, username: login })), 404)
+      const res = gh && await this.guard(`${login}'s permission on ${rule.repo}`, () => this.calledFor(gh.rest.repos.getCollaboratorPermissionLevel({ owner, repo, username: login })), 404)
       if (res && roleRank(res.data.role_name, res.data.permission) >= ROLES.indexOf(rule.permission)) return true
     }
     for (const org of rule.orgs) {
-      const res = await this.guard(`${login}'s membership of ${org}`, () => this.calledFor(gh.rest.orgs.checkMembershipForUser({ org, username: login })), 404)
+      const gh = await clientFor(org)
+      const res = gh && await this.guard(`${login}'s membership of ${org}`, () => this.calledFor(gh.rest.orgs.checkMembershipForUser({ org, username: login })), 404)
       if (res) return true
     }
     for (const team of rule.teams) {
       const [org, slug] = team.split('/')
-      const res = await this.guard(`${login}'s membership of ${team}`, () => this.calledFor(gh.rest.teams.getMembershipForUserInOrg({ org, team_slug: slug, username: login })), 404)
+      const gh = await clientFor(org)
+      const res = gh && await this.guard(`${login}'s membership of ${team}`, () => this.calledFor(gh.rest.teams.getMembershipForUserInOrg({ org, team_slug: slug, username: login })), 404)
       if (res && res.data.state === 'active') return true
     }
     return false

@@ -43,6 +43,8 @@ export function createAccess (config: ResolvedConfig, log: Logger, bots: ClientC
   const cookieName = secure ? '__Host-wakegate' : 'wakegate'
   const cookieAttributes = `Path=/; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`
   const policies = new Map(config.apps.map((app, i) => [app.name, compilePolicy(app, effectivePolicy(config, app, i).policy, a.checkTtl)]))
+  const orgRepos = orgReposOf(config)
+  for (const p of policies.values()) if (p.github) p.github.orgRepos = orgRepos
   const needsGithub = [...policies.values()].some(p => p.github !== undefined) || config.admin.github !== undefined
   const settings = needsGithub ? resolveGithubSettings(config) : undefined
   const github = settings ? new GithubAccess(new GithubClient(settings, alog), alog, a.checkTtl) : undefined
@@ -79,4 +81,14 @@ export function createAccess (config: ResolvedConfig, log: Logger, bots: ClientC
       await gate.sealer?.close()
     }
   }
+}
+
+/** Organisations are asked about through the installation on one of their apps' repos (lower-case org → repo). */
+export function orgReposOf (config: ResolvedConfig): Map<string, string> {
+  const out = new Map<string, string>()
+  for (const app of config.apps) {
+    const org = app.repo?.split('/')[0].toLowerCase()
+    if (org !== undefined && !out.has(org)) out.set(org, app.repo!)
+  }
+  return out
 }

@@ -1,16 +1,13 @@
 // A backend whose tasks start at once and are all one in-process HTTP server: for tests of
 // how many wakes happen rather than of what a task does. The server answers every path with
 // JSON naming the PR the Host asked for, `/slow?ms=N` after N ms, and echoes WebSockets.
-import { createServer, type Server } from 'node:http'
-import type { Socket } from 'node:net'
-import { WebSocketServer } from 'ws'
+import { upstreamServer, type TestUpstream } from './echo-upstream.js'
 import type { Backend, TaskRef, TaskSpec, TaskStatus } from '../../src/backends/backend.js'
 
-export interface FastUpstream { port: number, server: Server, close (): Promise<void> }
+export type FastUpstream = TestUpstream
 
-export async function fastUpstream (): Promise<FastUpstream> {
-  const sockets = new Set<Socket>()
-  const server = createServer((req, res) => {
+export function fastUpstream (): Promise<FastUpstream> {
+  return upstreamServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x')
     const answer = () => {
       res.writeHead(200, { 'content-type': 'application/json' })
@@ -18,21 +15,7 @@ export async function fastUpstream (): Promise<FastUpstream> {
     }
     if (url.pathname === '/slow') setTimeout(answer, Number(url.searchParams.get('ms') ?? 1000))
     else answer()
-  })
-  server.on('connection', s => { sockets.add(s); s.once('close', () => sockets.delete(s)) })
-  const wss = new WebSocketServer({ server })
-  wss.on('connection', ws => ws.on('message', (m, binary) => ws.send(m, { binary })))
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  return {
-    port: (server.address() as { port: number }).port,
-    server,
-    close: () => new Promise<void>(resolve => {
-      for (const c of wss.clients) c.terminate()
-      wss.close()
-      for (const s of sockets) s.destroy()
-      server.close(() => resolve())
-    })
-  }
+  }, ws => ws.on('message', (m, binary) => ws.send(m, { binary })))
 }
 
 /** Every task is `port`, running as soon as it is started; remembers what it was asked to start. */
