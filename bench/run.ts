@@ -24,9 +24,10 @@ import { scale } from './sections/scale.js'
 import { clusterSection } from './sections/cluster.js'
 import { micro } from './sections/micro.js'
 import { replicas } from './sections/replicas.js'
+import { access } from './sections/access.js'
 
 const SECTIONS: Record<string, (ctx: Context) => Promise<SectionResult>> = {
-  throughput, bodies, websocket, wake, storm, scale, cluster: clusterSection, replicas, micro
+  throughput, bodies, websocket, wake, storm, scale, cluster: clusterSection, replicas, access, micro
 }
 
 function machine () {
@@ -55,7 +56,7 @@ async function main () {
   const selected = only.filter(s => !skip.has(s))
   const pinning = detectPinning()
   pinSelf()
-  const needsLoad = selected.some(s => s === 'throughput' || s === 'bodies' || s === 'cluster' || s === 'replicas' || s === 'websocket')
+  const needsLoad = selected.some(s => s === 'throughput' || s === 'bodies' || s === 'cluster' || s === 'replicas' || s === 'websocket' || s === 'access')
   const tools = needsLoad ? prepareTools({ forceAutocannon: values.autocannon, nginx: ['throughput', 'bodies', 'websocket'].some(x => selected.includes(x)) }) : { loader: 'autocannon' as const, nginx: null, notes: [] }
   const ctx: Context = {
     tools,

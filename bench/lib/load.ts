@@ -62,6 +62,8 @@ export interface LoadOptions {
   uploadBytes?: number
   /** A fixed offered load (requests/s over all connections, GETs) instead of as fast as possible. */
   rate?: number
+  /** More request headers, sent with every request (name → value). */
+  headers?: Record<string, string>
 }
 
 export interface LoadResult {
@@ -133,6 +135,7 @@ export function parseWrk (out: string): LoadResult {
 async function runWrk (o: LoadOptions): Promise<LoadResult> {
   const args = ['-t1', `-c${o.connections}`, `-d${o.duration}s`, '--latency', '--timeout', '10s']
   if (o.host) args.push('-H', `Host: ${o.host}`)
+  for (const [k, v] of Object.entries(o.headers ?? {})) args.push('-H', `${k}: ${v}`)
   let dir: string | undefined
   if (o.uploadBytes) {
     dir = mkdtempSync(join(tmpdir(), 'wakegate-wrk-'))
@@ -153,7 +156,7 @@ async function runWrk (o: LoadOptions): Promise<LoadResult> {
 async function runOpenLoop (o: LoadOptions): Promise<LoadResult> {
   if (o.uploadBytes) throw new Error('the open-loop generator sends GETs only')
   const script = join(dirname(fileURLToPath(import.meta.url)), 'open-loop.mjs')
-  const spec = { url: o.url, host: o.host, rate: o.rate, duration: o.duration, connections: o.connections }
+  const spec = { url: o.url, host: o.host, headers: o.headers, rate: o.rate, duration: o.duration, connections: o.connections }
   const r = await collect(process.execPath, [script, JSON.stringify(spec)], (o.duration + 30) * 1000)
   const j = JSON.parse(r.out) as { rps: number, p50: number, p99: number, requests: number, errors: number, non2xx: number }
   return { ...j, bytesPerSec: 0, loaderCpuMs: r.cpuMs }
@@ -163,6 +166,7 @@ async function runAutocannon (o: LoadOptions): Promise<LoadResult> {
   const bin = createRequire(import.meta.url).resolve('autocannon/autocannon.js')
   const args = [bin, '-c', String(o.connections), '-d', String(o.duration), '-j', '-t', '10']
   if (o.host) args.push('-H', `host=${o.host}`)
+  for (const [k, v] of Object.entries(o.headers ?? {})) args.push('-H', `${k}=${v}`)
   let dir: string | undefined
   if (o.uploadBytes) {
     dir = mkdtempSync(join(tmpdir(), 'wakegate-ac-'))

@@ -3,13 +3,14 @@
 // connection waits on the clock, so a slow server cannot hide its queue: no coordinated
 // omission). wrk has no fixed-rate mode, wrk2 is not packaged, and autocannon -R sends in
 // bursts and reports whole milliseconds.
-//   node open-loop.mjs '<json>'   { url, host, rate, duration, connections } → JSON on stdout
+//   node open-loop.mjs '<json>'   { url, host, headers?, rate, duration, connections } → JSON on stdout
 // Speaks only what the benchmarks need: GET, keep-alive, Content-Length responses.
 import { connect } from 'node:net'
 
 const o = JSON.parse(process.argv[2])
 const url = new URL(o.url)
-const request = Buffer.from(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${o.host ?? url.host}\r\n\r\n`, 'latin1')
+const extra = Object.entries(o.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join('')
+const request = Buffer.from(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${o.host ?? url.host}\r\n${extra}\r\n`, 'latin1')
 const CRLF2 = Buffer.from('\r\n\r\n')
 
 const latencies = []

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { startNode, type Server } from '../lib/proc.js'
 import { interleaved, ratio, rowsTable } from './throughput.js'
 import { coldStorm } from './storm.js'
-import { TIMED_APP_COMMAND } from './wake.js'
+import { TIMED_APP_COMMAND, NO_WAKE_LIMIT } from './wake.js'
 import { table, fmtMs, round } from '../lib/stats.js'
 import { SERVERS, type Context, type SectionResult } from '../lib/context.js'
 
@@ -40,7 +40,7 @@ export async function clusterSection (ctx: Context): Promise<SectionResult> {
   let storms
   try {
     const wg = await startNode(`wakegate --workers ${N}`, join(SERVERS, 'wakegate.mjs'), [JSON.stringify({
-      backend: 'local', command: TIMED_APP_COMMAND, env: { READY_AFTER_MS: '500' }, prs: [1], workers: N
+      backend: 'local', command: TIMED_APP_COMMAND, env: { READY_AFTER_MS: '500' }, prs: [1], workers: N, limits: NO_WAKE_LIMIT
     })])
     servers.push(wg)
     storms = [await coldStorm(wg, 1000), ...(ctx.quick ? [] : [await coldStorm(wg, 1000)])]

@@ -5,7 +5,7 @@ import { request, Agent } from 'undici'
 import { startNode, type Server } from '../lib/proc.js'
 import { summarize, table, fmtMs, round } from '../lib/stats.js'
 import { SERVERS, type Context, type SectionResult } from '../lib/context.js'
-import { TIMED_APP_COMMAND } from './wake.js'
+import { TIMED_APP_COMMAND, NO_WAKE_LIMIT } from './wake.js'
 
 export interface StormResult {
   starts: number
@@ -53,7 +53,7 @@ export async function storm (ctx: Context): Promise<SectionResult> {
   const servers: Server[] = []
   try {
     const wg = await startNode('wakegate', join(SERVERS, 'wakegate.mjs'), [JSON.stringify({
-      backend: 'local', command: TIMED_APP_COMMAND, env: { READY_AFTER_MS: '500' }, prs: [1]
+      backend: 'local', command: TIMED_APP_COMMAND, env: { READY_AFTER_MS: '500' }, prs: [1], limits: NO_WAKE_LIMIT
     })])
     servers.push(wg)
     const results: StormResult[] = []

@@ -8,10 +8,12 @@ import { undisturbed } from '../lib/quiet.js'
 import { summarize, table, fmtInt, fmtMs, fmtRange, median, round, type Summary } from '../lib/stats.js'
 import { SERVERS, HOST, type Context, type SectionResult } from '../lib/context.js'
 
-interface Target {
+export interface Target {
   name: string
   server: Server
   path?: string
+  /** More request headers the load generator sends to this target (a cookie, say). */
+  headers?: Record<string, string>
 }
 
 export interface ThroughputRow {
@@ -35,6 +37,10 @@ export interface RunOptions {
   uploadBytes?: number
   /** Offer this many requests/s (open-loop generator) instead of as many as the server takes. */
   rate?: number
+  /** Start each round one target later (round 2: b, c, a), so no target always runs first. */
+  rotate?: boolean
+  /** Seconds of load on each target before the first round (default 2, 1 with --quick). */
+  warmup?: number
 }
 
 /** Runs every target once per round, interleaved, after a short warm-up each. */
@@ -44,16 +50,17 @@ export async function interleaved (ctx: Context, targets: Target[], opts: RunOpt
   const cpu = new Map<string, number[]>(targets.map(t => [t.name, []]))
   const rss = new Map<string, number>(targets.map(t => [t.name, 0]))
   for (const t of targets) {
-    await runLoad(ctx.tools, { url: `http://127.0.0.1:${t.server.port}${t.path ?? path}`, host: HOST, connections: ctx.connections, duration: ctx.quick ? 1 : 2, uploadBytes: opts.uploadBytes, rate: opts.rate })
+    await runLoad(ctx.tools, { url: `http://127.0.0.1:${t.server.port}${t.path ?? path}`, host: HOST, headers: t.headers, connections: ctx.connections, duration: opts.warmup ?? (ctx.quick ? 1 : 2), uploadBytes: opts.uploadBytes, rate: opts.rate })
   }
   for (let r = 1; r <= ctx.rounds; r++) {
-    for (const t of targets) {
+    const shift = opts.rotate ? (r - 1) % targets.length : 0
+    for (const t of [...targets.slice(shift), ...targets.slice(0, shift)]) {
       let used = 0
       let peak = 0
       const res = await undisturbed(ctx.duration, async () => {
         const before = cpuMs(t.server.pid)
         const sampler = sampleRss(t.server.pid)
-        const r = await runLoad(ctx.tools, { url: `http://127.0.0.1:${t.server.port}${t.path ?? path}`, host: HOST, connections: ctx.connections, duration: ctx.duration, uploadBytes: opts.uploadBytes, rate: opts.rate })
+        const r = await runLoad(ctx.tools, { url: `http://127.0.0.1:${t.server.port}${t.path ?? path}`, host: HOST, headers: t.headers, connections: ctx.connections, duration: ctx.duration, uploadBytes: opts.uploadBytes, rate: opts.rate })
         peak = sampler.stop()
         used = cpuMs(t.server.pid) - before
         return r

@@ -9,6 +9,11 @@ import { ROOT, SERVERS, type Context, type SectionResult } from '../lib/context.
 
 const APP = join(ROOT, 'bench', 'apps', 'timed-app.mjs')
 export const TIMED_APP_COMMAND = `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(APP)}`
+/**
+ * The wake rate limit per client address (limits.wakesPerMinute, default 10 at once then 30 a
+ * minute) off: these sections wake envs over and over from 127.0.0.1.
+ */
+export const NO_WAKE_LIMIT = { wakesPerMinute: 0 }
 
 const now = () => performance.timeOrigin + performance.now()
 
@@ -18,7 +23,7 @@ export async function wake (ctx: Context): Promise<SectionResult> {
   const agent = new Agent({ connections: 4 })
   try {
     const wg = await startNode('wakegate', join(SERVERS, 'wakegate.mjs'), [JSON.stringify({
-      backend: 'local', command: TIMED_APP_COMMAND, env: { READY_AFTER_MS: '300-1300' }, prs: [1]
+      backend: 'local', command: TIMED_APP_COMMAND, env: { READY_AFTER_MS: '300-1300' }, prs: [1], limits: NO_WAKE_LIMIT
     })])
     servers.push(wg)
     const overhead: number[] = []

@@ -1,5 +1,6 @@
 // The upstream every HTTP benchmark shares: a minimal node HTTP server (keep-alive, a
-// 200-byte answer), plus /bytes?n= for large downloads and a body sink for uploads.
+// 200-byte answer), plus /bytes?n= for large downloads, a body sink for uploads and
+// /echo-headers (the request headers as JSON, for checks before a run).
 //   node upstream.mjs [port]   → reports { ready, port } over IPC (or prints it)
 import { createServer } from 'node:http'
 
@@ -32,6 +33,12 @@ const server = createServer((req, res) => {
       res.end()
     }
     pump()
+    return
+  }
+  if (url === '/echo-headers') {
+    const body = JSON.stringify(req.headers)
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) })
+    res.end(body)
     return
   }
   res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '200' })

@@ -6,7 +6,11 @@
 //   command?: string, env?: {}     local: the app each task runs
 //   prs: number[], wake?: number[], workers?: number
 //   redis?: { url, keyPrefix }     a replica on the redis store; it leads when it is the first
+//   access?: {}, appAccess?: {}    the top-level access section and the app's policy
+//   public?: {}, limits?: {}       the public and limits sections (e.g. limits: { wakesPerMinute: 0 })
 // }
+// Sections absent from the spec are left out of the config, so a build from before they
+// existed (--baseline) still accepts it.
 // Talks to the runner over IPC: { cmd: 'stats' | 'sleep' | 'wake', pr? } → reply with { id, … }.
 // With workers > 1 this process is the cluster primary; the workers run dist/cluster/worker-main.js.
 import { fileURLToPath } from 'node:url'
@@ -59,6 +63,9 @@ async function main () {
     log: { level: process.env.WAKEGATE_BENCH_LOG ?? 'warn' },
     ...(spec.workers ? { workers: spec.workers } : {}),
     ...(spec.redis ? { store: { kind: 'redis', url: spec.redis.url, keyPrefix: spec.redis.keyPrefix, leaseTtl: '1s' } } : {}),
+    ...(spec.access ? { access: spec.access } : {}),
+    ...(spec.public ? { public: spec.public } : {}),
+    ...(spec.limits ? { limits: spec.limits } : {}),
     apps: [{
       name: 'bench',
       host: 'pr-{pr}.bench.test',
@@ -68,6 +75,7 @@ async function main () {
       holdTimeout: '60s',
       startTimeout: '30s',
       env: spec.env ?? {},
+      ...(spec.appAccess ? { access: spec.appAccess } : {}),
       prs: spec.prs.map(n => ({ number: n })),
       backend: spec.backend === 'local'
         ? { kind: 'local', command: spec.command, stopGrace: '1s' }
@@ -79,7 +87,7 @@ async function main () {
     : new FixedBackend(spec.routes)
   const backends = new Map([['bench', backend]])
 
-  let manager, url, close
+  let manager, url, close, gateway
   if (spec.redis) {
     // A replica: the hot path reads its mirror; the leader (this one, or the first) wakes.
     const { startReplica } = await dist('replicas/replica.js')
@@ -99,6 +107,7 @@ async function main () {
     const wg = await createWakegate(config, { backends })
     await wg.listen()
     manager = wg.manager
+    gateway = wg.gateway
     url = wg.url
     close = () => wg.close()
   }
@@ -115,7 +124,7 @@ async function main () {
   }
 
   const handlers = {
-    stats: ({ pr }) => !manager ? { rss: process.memoryUsage().rss } : ({ starts: manager.counters.starts, backendStarts: backend.starts, rss: process.memoryUsage().rss, readyAt: pr ? envOf(pr)?.readyAt : undefined }),
+    stats: ({ pr }) => !manager ? { rss: process.memoryUsage().rss } : ({ starts: manager.counters.starts, backendStarts: backend.starts, rss: process.memoryUsage().rss, readyAt: pr ? envOf(pr)?.readyAt : undefined, requests: gateway?.counters.requests, gated: gateway?.gated, gate: gateway?.access?.gate.counters }),
     wake: async ({ pr }) => { await manager.wake(envOf(pr), 'bench'); return {} },
     sleep: async ({ pr }) => {
       const env = envOf(pr)
