@@ -213,14 +213,42 @@ export function cookieValue (header: string, name: string): string | undefined {
 /** Takes cookie `name` out of the Cookie header (raw and parsed), keeping the app's cookies. */
 function stripCookie (req: IncomingMessage, name: string): void {
   const raw = req.rawHeaders
+  let kept: string | undefined
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i].length !== 6 || raw[i].toLowerCase() !== 'cookie') continue
-    const kept = raw[i + 1].split(';').filter(c => { const t = c.trim(); return !(t.startsWith(name) && t.charCodeAt(name.length) === 61) })
-    if (kept.length === 0) { raw.splice(i, 2); i -= 2 } else raw[i + 1] = kept.join(';').trim()
+    if (raw[i].length !== 6 || (raw[i] !== 'Cookie' && raw[i] !== 'cookie' && raw[i].toLowerCase() !== 'cookie')) continue
+    const value = withoutCookie(raw[i + 1], name)
+    if (value === raw[i + 1]) { kept = kept === undefined ? value : `${kept}; ${value}`; continue }
+    if (value === '') { raw.splice(i, 2); i -= 2; continue }
+    raw[i + 1] = value
+    kept = kept === undefined ? value : `${kept}; ${value}`
   }
-  const rest = raw.filter((_v, j) => j % 2 === 0 && raw[j].toLowerCase() === 'cookie').length
-  if (rest === 0) delete req.headers.cookie
-  else req.headers.cookie = (req.headers.cookie ?? '').split(';').filter(c => !c.trim().startsWith(name + '=')).join(';').trim()
+  if (kept === undefined) delete req.headers.cookie
+  else req.headers.cookie = kept
+}
+
+/** A Cookie header value without the pairs named `name` (the same string when it has none). */
+export function withoutCookie (header: string, name: string): string {
+  let out = header
+  let from = 0
+  for (;;) {
+    const i = out.indexOf(name, from)
+    if (i < 0) return out
+    const before = i === 0 ? 32 : out.charCodeAt(i - 1)
+    if ((before !== 32 && before !== 59) || out.charCodeAt(i + name.length) !== 61 /* = */) { from = i + 1; continue }
+    // From the pair's start (after "; ") to the next pair's start.
+    let start = i
+    while (start > 0 && (out.charCodeAt(start - 1) === 32 || out.charCodeAt(start - 1) === 59)) start--
+    const semi = out.indexOf(';', i)
+    if (start === 0) {
+      if (semi < 0) return ''
+      let next = semi + 1
+      while (out.charCodeAt(next) === 32) next++
+      out = out.slice(next)
+    } else {
+      out = semi < 0 ? out.slice(0, start) : out.slice(0, start) + out.slice(semi)
+    }
+    from = start
+  }
 }
 
 function removeHeader (req: IncomingMessage, lower: string): void {
