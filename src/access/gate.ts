@@ -251,7 +251,8 @@ export function withoutCookie (header: string, name: string): string {
   }
 }
 
-function removeHeader (req: IncomingMessage, lower: string): void {
+/** Takes header `lower` (a lower-case name) off the request, raw and parsed. */
+export function removeHeader (req: IncomingMessage, lower: string): void {
   const raw = req.rawHeaders
   for (let i = raw.length - 2; i >= 0; i -= 2) if (raw[i].length === lower.length && raw[i].toLowerCase() === lower) raw.splice(i, 2)
   delete req.headers[lower]

@@ -12,10 +12,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ResolvedConfig } from '../config/load.js'
 import type { HostRouter } from '../routing/router.js'
-import type { ErrorCode } from '../errors.js'
-import { replyError } from '../proxy/error-response.js'
 import { authOrigin } from './origin.js'
 import { Tokens } from './tokens.js'
+import { fail } from './signin.js'
 import type { Access } from './index.js'
 
 export const OAUTH_START = '/__wakegate/oauth/start'
@@ -76,8 +75,4 @@ export class OauthRelay {
     if (typeof claims.s === 'string') to.searchParams.set('state', claims.s)
     return reply.code(302).header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').header('location', to.href).send()
   }
-}
-
-function fail (req: FastifyRequest, reply: FastifyReply, code: ErrorCode, detail: string) {
-  return replyError(reply, { code, detail }, req.headers.accept)
 }

@@ -7,6 +7,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { derivedKey } from './keys.js'
+import { removeHeader } from './gate.js'
 
 export const RELAYED_HEADER = 'x-wakegate-relayed'
 const MAX_AGE_MS = 60_000
@@ -29,7 +30,7 @@ export class RelayVouchers {
   redeem (req: IncomingMessage, now = Date.now()): string | undefined {
     const v = req.headers[RELAYED_HEADER]
     if (v === undefined) return undefined
-    removeRelayed(req)
+    removeHeader(req, RELAYED_HEADER)
     if (this.key === undefined || typeof v !== 'string') return undefined
     const last = v.lastIndexOf('|')
     const body = v.slice(0, last)
@@ -44,10 +45,4 @@ export class RelayVouchers {
   private mac (body: string): string {
     return createHmac('sha256', this.key!).update(body).digest('base64url')
   }
-}
-
-function removeRelayed (req: IncomingMessage): void {
-  const raw = req.rawHeaders
-  for (let i = raw.length - 2; i >= 0; i -= 2) if (raw[i].toLowerCase() === RELAYED_HEADER) raw.splice(i, 2)
-  delete req.headers[RELAYED_HEADER]
 }

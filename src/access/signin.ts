@@ -205,6 +205,7 @@ function hostname (host: string | undefined): string {
   return h.startsWith('[') ? h.slice(0, h.indexOf(']') + 1) : h.replace(/:\d+$/, '')
 }
 
-function fail (req: FastifyRequest, reply: FastifyReply, code: ErrorCode, detail: string) {
+/** An error answer from a sign-in or relay route: a page for browsers, JSON otherwise. */
+export function fail (req: FastifyRequest, reply: FastifyReply, code: ErrorCode, detail: string) {
   return replyError(reply, { code, detail }, req.headers.accept)
 }
