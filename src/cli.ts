@@ -2,7 +2,7 @@
 // wakegate serve | check-config | envs — command-line entry point.
 import { parseArgs } from 'node:util'
 import type { Logger } from 'pino'
-import { loadConfigFile, type ResolvedConfig } from './config/load.js'
+import { loadConfigFile, parseConfigText, type ResolvedConfig } from './config/load.js'
 import { ConfigError } from './errors.js'
 
 const USAGE = `usage: wakegate <command> [options]
@@ -20,7 +20,8 @@ commands:
                      check_suite, status; content type json; the configured secret)
 
 options:
-  -c, --config FILE  configuration file (default: $WAKEGATE_CONFIG or wakegate.yaml)
+  -c, --config FILE  configuration file (default: $WAKEGATE_CONFIG or wakegate.yaml;
+                     $WAKEGATE_CONFIG_YAML holds the whole configuration instead of a file)
   --workers N        serve: N processes share the public listener (default: config \`workers\`, 1)
   -h, --help         show this help
 `
@@ -53,11 +54,14 @@ export async function main (argv: string[]): Promise<number> {
     process.stdout.write((await import('node:crypto')).randomBytes(32).toString('hex') + '\n')
     return 0
   }
-  const file = (values.config as string | undefined) ?? process.env.WAKEGATE_CONFIG ?? 'wakegate.yaml'
+  // A container can be given its whole configuration in WAKEGATE_CONFIG_YAML (the AWS stack
+  // injects it from SSM Parameter Store); --config still wins.
+  const inline = values.config === undefined ? process.env.WAKEGATE_CONFIG_YAML : undefined
+  const file = inline ? 'WAKEGATE_CONFIG_YAML' : (values.config as string | undefined) ?? process.env.WAKEGATE_CONFIG ?? 'wakegate.yaml'
 
   let config: ResolvedConfig
   try {
-    config = loadConfigFile(file)
+    config = inline ? parseConfigText(inline, process.env, process.cwd(), file) : loadConfigFile(file)
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`wakegate: ${err.message}\n`)
