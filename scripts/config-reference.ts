@@ -1,0 +1,148 @@
+// Writes docs/configuration.md, the field-by-field configuration reference, from the same
+// JSON Schema the config is validated with, so the two cannot drift (a test compares).
+// `npm run docs:config` after changing src/config/schema.ts.
+import { writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { schemaJson } from './export-schema.js'
+
+interface Node {
+  type?: string
+  description?: string
+  default?: unknown
+  const?: unknown
+  anyOf?: Node[]
+  items?: Node
+  properties?: Record<string, Node>
+  patternProperties?: Record<string, Node>
+  required?: string[]
+  minimum?: number
+  maximum?: number
+  exclusiveMinimum?: number
+  minLength?: number
+  maxLength?: number
+  minItems?: number
+  maxItems?: number
+  pattern?: string
+}
+
+interface Row { path: string, type: string, required: boolean, def: string, description: string }
+
+const DURATION = 'duration'
+
+function isDuration (n: Node): boolean {
+  return n.anyOf?.length === 2 && n.anyOf[0].type === 'integer' && n.anyOf[1].type === 'string' && (n.anyOf[1].pattern ?? '').includes('ms|s|m|h|d')
+}
+
+/** Variants of a union told apart by a `kind` constant (backends, stores). */
+function kindOf (n: Node): string | undefined {
+  const k = n.properties?.kind?.const
+  return typeof k === 'string' ? k : undefined
+}
+
+function range (n: Node): string {
+  const lo = n.minimum ?? n.exclusiveMinimum
+  const parts: string[] = []
+  if (lo !== undefined && n.maximum !== undefined) parts.push(`${n.exclusiveMinimum !== undefined ? '>' : ''}${lo}–${n.maximum}`)
+  else if (lo !== undefined) parts.push(n.exclusiveMinimum !== undefined ? `> ${lo}` : `≥ ${lo}`)
+  else if (n.maximum !== undefined) parts.push(`≤ ${n.maximum}`)
+  if (n.maxLength !== undefined) parts.push(`≤ ${n.maxLength} chars`)
+  return parts.length ? ` (${parts.join(', ')})` : ''
+}
+
+function typeOf (n: Node): string {
+  if (isDuration(n)) return DURATION
+  if (n.const !== undefined) return `\`${JSON.stringify(n.const)}\``
+  if (n.anyOf) {
+    if (n.anyOf.every(v => v.const !== undefined)) return n.anyOf.map(v => `\`${JSON.stringify(v.const)}\``).join(' | ')
+    if (n.anyOf.every(v => kindOf(v))) return 'object (by `kind`)'
+    return n.anyOf.map(typeOf).join(' or ')
+  }
+  switch (n.type) {
+    case 'array': return `list of ${n.items ? typeOf(n.items) : 'any'}${n.minItems ? ` (≥ ${n.minItems})` : ''}`
+    case 'object':
+      if (n.patternProperties) return `map of ${typeOf(Object.values(n.patternProperties)[0])}`
+      return 'object'
+    case 'integer':
+    case 'number':
+      return `${n.type}${range(n)}`
+    case 'string':
+      return `string${n.pattern && !n.pattern.startsWith('^[') ? ` matching \`${n.pattern}\`` : ''}${range(n)}`
+    default:
+      return n.type ?? 'any'
+  }
+}
+
+function defaultOf (n: Node): string {
+  if (n.default === undefined) return ''
+  if (typeof n.default === 'object' && n.default !== null && Object.keys(n.default).length === 0) return ''
+  return `\`${JSON.stringify(n.default)}\``
+}
+
+function cell (s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ')
+}
+
+/** Field rows of one object, depth first, with the paths users write in YAML. */
+function rows (n: Node, path: string, out: Row[], required: boolean): void {
+  const variants = n.anyOf?.filter(v => kindOf(v))
+  if (variants && variants.length === n.anyOf!.length) {
+    for (const v of variants) {
+      out.push({ path: `${path}.kind`, type: `\`${JSON.stringify(kindOf(v))}\``, required, def: (n.default as { kind?: string } | undefined)?.kind === kindOf(v) ? `\`${JSON.stringify(kindOf(v))}\`` : '', description: v.properties!.kind.description ?? '' })
+      for (const [k, child] of Object.entries(v.properties!)) {
+        if (k === 'kind') continue
+        field(child, `${path}.${k}`, out, v.required?.includes(k) ?? false, `kind: ${kindOf(v)}`)
+      }
+    }
+    return
+  }
+  for (const [k, child] of Object.entries(n.properties ?? {})) field(child, path ? `${path}.${k}` : k, out, n.required?.includes(k) ?? false)
+}
+
+function field (n: Node, path: string, out: Row[], required: boolean, when?: string): void {
+  const nested = n.type === 'object' && n.properties && Object.keys(n.properties).length > 0
+  const listOfObjects = n.type === 'array' && n.items?.type === 'object' && n.items.properties
+  const byKind = n.anyOf?.every(v => kindOf(v))
+  // The duration format is explained once, above the tables.
+  const own = (n.description ?? n.items?.description ?? '').replace(/ \(milliseconds, or a string such as [^)]*\)$/, '')
+  const description = (when ? `(${when}) ` : '') + own
+  if (byKind) { rows(n, path, out, required); return }
+  out.push({ path, type: typeOf(n), required, def: defaultOf(n), description })
+  if (nested) rows(n, path, out, false)
+  if (listOfObjects) rows(n.items!, `${path}[]`, out, false)
+}
+
+export function configReference (): string {
+  const schema = JSON.parse(schemaJson()) as Node
+  const lines = [
+    '# Configuration reference',
+    '',
+    '<!-- Generated by `npm run docs:config` from src/config/schema.ts; a test fails when it is out of date. Do not edit by hand. -->',
+    '',
+    'Every field of the YAML configuration (`wakegate check-config` validates a file against the',
+    'same schema; `schema/wakegate.schema.json` gives editors completion). Durations are',
+    'milliseconds or strings such as `"30s"`, `"15m"`, `"12h"`, `"7d"`. Any string may use',
+    '`${VAR}` to take an environment variable (keep secrets out of the file). `apps[]` fields',
+    'are per app; a `kind` selects a variant whose own fields follow it.',
+    ''
+  ]
+  for (const [top, node] of Object.entries(schema.properties ?? {})) {
+    const out: Row[] = []
+    const sectionOnly = node.type === 'object' && node.properties
+    if (sectionOnly) rows(node, top, out, false)
+    else field(node, top, out, schema.required?.includes(top) ?? false)
+    lines.push(`## \`${top}\``, '')
+    if (node.description) lines.push(node.description, '')
+    lines.push('| Field | Type | Default | Description |', '| --- | --- | --- | --- |')
+    for (const r of out) {
+      lines.push(`| \`${r.path}\`${r.required ? ' (required)' : ''} | ${cell(r.type)} | ${cell(r.def)} | ${cell(r.description)} |`)
+    }
+    lines.push('')
+  }
+  return lines.join('\n')
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const out = fileURLToPath(new URL('../docs/configuration.md', import.meta.url))
+  writeFileSync(out, configReference())
+  process.stdout.write(`wrote ${out}\n`)
+}
