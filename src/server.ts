@@ -12,7 +12,7 @@ import { MemoryStore } from './stores/memory.js'
 import { EnvManager } from './lifecycle/manager.js'
 import { Reconciler } from './lifecycle/reconcile.js'
 import { Gateway } from './proxy/gateway.js'
-import { closePublicServer, createPublicServer } from './proxy/listener.js'
+import { closePublicServer, createPublicServer, listenRedirect, listenerUrl, type PublicServer } from './proxy/listener.js'
 import { replyError } from './proxy/error-response.js'
 import { createAdmin } from './admin/server.js'
 import { createMetrics } from './admin/metrics.js'
@@ -35,6 +35,12 @@ export interface WakegateOptions {
   handOver?: boolean
   /** Task dir of a local app without one in its config (replicas on one machine share it). */
   taskDirFor?: (app: string) => string
+  /**
+   * When the TLS certificate served to clients expires (ms since the epoch), for the metrics
+   * of a process whose public listener is served elsewhere (cluster workers, a replica's
+   * mirror); by default the own listener's, under `listen.tls`.
+   */
+  certExpiry?: () => number | undefined
 }
 
 export interface Wakegate {
@@ -50,8 +56,12 @@ export interface Wakegate {
   server: Server
   /** Open client connections of the public listener (shutdown waits for them). */
   connections: Set<Socket>
-  /** http://host:port of the public listener (after listen). */
+  /** The public listener with what comes with it under `listen.tls` (certificate watch, redirect listener). */
+  listener: PublicServer
+  /** http(s)://host:port of the public listener (after listen). */
   url: string
+  /** http://host:port of the redirect listener (`listen.tls.redirectPort`; after listen). */
+  redirectUrl: string | undefined
   adminUrl: string | undefined
   listen (): Promise<void>
   close (): Promise<void>
@@ -67,17 +77,14 @@ export async function createWakegate (config: ResolvedConfig, opts: WakegateOpti
   const reconciler = new Reconciler(manager, log.child({ component: 'reconcile' }))
 
   let gateway!: Gateway
-  let server!: Server
-  let connections!: Set<Socket>
+  let pub!: PublicServer
   const publicApp = Fastify({
     loggerInstance: log.child({ listener: 'public' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     serverFactory: (fastifyHandler) => {
       gateway = new Gateway(config, manager, log, fastifyHandler)
-      const pub = createPublicServer(config.proxy, gateway)
-      server = pub.server
-      connections = pub.connections
-      return server
+      pub = createPublicServer(config.proxy, gateway, config.listen.tls)
+      return pub.server
     },
     // The public server answers client errors itself (proxy/listener.ts), workers' too.
     clientErrorHandler: () => {}
@@ -96,30 +103,38 @@ export async function createWakegate (config: ResolvedConfig, opts: WakegateOpti
   // Webhook route on the public listener, known-PR gate and PR feedback.
   const github = config.github ? (await import('./github/index.js')).startGithub({ config, manager, store, log, publicApp }) : undefined
 
-  const metrics = createMetrics(manager, gateway, store, github)
+  const certs = pub.certs
+  const metrics = createMetrics(manager, gateway, store, github, opts.certExpiry ?? (certs ? () => certs.notAfter : undefined))
   let listening = false
   const adminApp = config.admin.enabled
     ? createAdmin({ manager, store, metrics, log, token: config.admin.token, ready: () => listening && !gateway.shuttingDown, signIn: signIn && config.admin.github ? new AdminSignIn(config, access, signIn) : undefined, publicApps: access.publicApps })
     : undefined
 
   const wg: Wakegate = {
-    config, log, store, manager, gateway, publicApp, adminApp, github, server, connections,
+    config, log, store, manager, gateway, publicApp, adminApp, github,
+    server: pub.server,
+    connections: pub.connections,
+    listener: pub,
     url: '',
+    redirectUrl: undefined,
     adminUrl: undefined,
     async listen () {
       await access.ready
       await reconciler.boot()
       reconciler.start()
-      await publicApp.listen({ host: config.listen.host, port: config.listen.port })
-      const a = server.address() as AddressInfo
-      wg.url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`
+      // fastify writes http:// in its "listening" line for a server it did not build.
+      const scheme = config.listen.tls ? 'https:' : 'http:'
+      await publicApp.listen({ host: config.listen.host, port: config.listen.port, listenTextResolver: address => `Server listening at ${address.replace(/^http:/, scheme)}` })
+      wg.url = listenerUrl(pub)
+      const r = await listenRedirect(pub, config.listen.host, config.public.port)
+      if (r) wg.redirectUrl = `http://${r.family === 'IPv6' ? `[${r.address}]` : r.address}:${r.port}`
       if (adminApp) {
         await adminApp.listen({ host: config.admin.host, port: config.admin.port })
         const b = adminApp.server.address() as AddressInfo
         wg.adminUrl = `http://${b.family === 'IPv6' ? `[${b.address}]` : b.address}:${b.port}`
       }
       listening = true
-      log.info({ url: wg.url, admin: wg.adminUrl, apps: config.apps.map(a => `${a.name} → ${a.host}`) }, 'wakegate listening')
+      log.info({ url: wg.url, redirect: wg.redirectUrl, admin: wg.adminUrl, apps: config.apps.map(a => `${a.name} → ${a.host}`) }, 'wakegate listening')
     },
     async close () {
       reconciler.stop()
@@ -138,11 +153,11 @@ export async function createWakegate (config: ResolvedConfig, opts: WakegateOpti
  * gateway to adopt).
  */
 async function shutdown (wg: Wakegate, grace: number): Promise<void> {
-  const { gateway, server, manager, log } = wg
+  const { gateway, manager, log } = wg
   if (gateway.shuttingDown) return
   gateway.shuttingDown = true
   log.info('shutting down')
-  await closePublicServer({ server, connections: wg.connections }, gateway, grace)
+  await closePublicServer(wg.listener, gateway, grace)
   await wg.adminApp?.close()
   await wg.github?.close()
   await gateway.access.close()

@@ -5,9 +5,23 @@ import type { Gateway } from '../proxy/gateway.js'
 import type { Store } from '../stores/store.js'
 import type { GithubIntegration } from '../github/index.js'
 
-export function createMetrics (manager: EnvManager, gateway: Gateway, store: Store, github?: GithubIntegration): Registry {
+/**
+ * `certExpiry`: when the public listener's TLS certificate expires (ms since the epoch;
+ * undefined until known), for an install that serves TLS itself (`listen.tls`).
+ */
+export function createMetrics (manager: EnvManager, gateway: Gateway, store: Store, github?: GithubIntegration, certExpiry?: () => number | undefined): Registry {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry, prefix: 'wakegate_process_' })
+
+  if (certExpiry) {
+    new Gauge({
+      name: 'wakegate_tls_cert_expiry_seconds', help: 'When the TLS certificate of the public listener expires (Unix time, seconds)', registers: [registry],
+      collect () {
+        const at = certExpiry()
+        if (at !== undefined) this.set(Math.floor(at / 1000))
+      }
+    })
+  }
 
   new Gauge({
     name: 'wakegate_envs', help: 'Environments by app and state', labelNames: ['app', 'state'], registers: [registry],

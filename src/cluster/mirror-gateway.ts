@@ -6,7 +6,7 @@ import type { AddressInfo, Socket } from 'node:net'
 import type { Logger } from 'pino'
 import type { ResolvedConfig } from '../config/load.js'
 import { Gateway } from '../proxy/gateway.js'
-import { closePublicServer, createPublicServer } from '../proxy/listener.js'
+import { closePublicServer, createPublicServer, listenRedirect, type PublicServer } from '../proxy/listener.js'
 import { HOP, forwardRequestHeaders } from '../proxy/headers.js'
 import { MirrorDirectory, reportInterval, type Send } from './mirror.js'
 import type { ToWorker } from './protocol.js'
@@ -69,6 +69,8 @@ export class MirrorGateway {
   readonly gateway: Gateway
   readonly server: Server
   readonly connections: Set<Socket>
+  /** The public listener with its certificate watch and redirect listener (`listen.tls`). */
+  readonly listener: PublicServer
   /** The owner's listener for non-env hosts; replaced when another replica becomes the owner. */
   target: Target | undefined
   private readonly reporter: NodeJS.Timeout
@@ -84,7 +86,8 @@ export class MirrorGateway {
     const local = options.local
     this.gateway = new Gateway(config, this.mirror, log, local ? (req, res) => { if (!local(req, res)) pass(req, res) } : pass)
     this.mirror.gateway = this.gateway
-    const pub = createPublicServer(config.proxy, this.gateway)
+    const pub = createPublicServer(config.proxy, this.gateway, config.listen.tls)
+    this.listener = pub
     this.server = pub.server
     this.connections = pub.connections
     this.reporter = setInterval(() => this.mirror.report(), reportInterval(config))
@@ -126,6 +129,7 @@ export class MirrorGateway {
       this.server.once('error', reject)
       this.server.listen(port, host, () => { this.server.off('error', reject); resolve() })
     })
+    await listenRedirect(this.listener, host, this.config.public.port)
     return this.server.address() as AddressInfo
   }
 
@@ -133,7 +137,7 @@ export class MirrorGateway {
   stop (): Promise<void> {
     this.stopping ??= (async () => {
       this.gateway.shuttingDown = true
-      await closePublicServer({ server: this.server, connections: this.connections }, this.gateway, this.config.proxy.shutdownGrace)
+      await closePublicServer(this.listener, this.gateway, this.config.proxy.shutdownGrace)
       clearInterval(this.reporter)
       await this.gateway.access.close()
       this.mirror.report()

@@ -27,7 +27,7 @@ export interface Cluster {
   /** The primary's gateway (internal listener, admin, lifecycle). */
   wg: Wakegate
   manager: EnvManager
-  /** http://host:port of the shared public listener. */
+  /** http(s)://host:port of the shared public listener. */
   url: string
   /** Requests each live worker reported, by worker id (for tests and the benchmark). */
   workerRequests (): Map<number, number>
@@ -43,18 +43,30 @@ function workerEntry (): string {
 export async function startCluster (config: ResolvedConfig, opts: ClusterOptions): Promise<Cluster> {
   if (!cluster.isPrimary) throw new Error('startCluster runs in the primary process')
   // The primary's own listener is internal: workers pass it what is not an env host.
+  // (Plain HTTP: TLS, with its redirect listener, is the workers' part of listen.)
   const internal: ResolvedConfig = { ...config, listen: { host: '127.0.0.1', port: 0 } }
-  const wg = await createWakegate(internal, opts)
+  // The metrics show the certificate the workers serve, known once they are started.
+  let certExpiry = (): number | undefined => undefined
+  const wg = await createWakegate(internal, { certExpiry: config.listen.tls ? () => certExpiry() : undefined, ...opts })
   await wg.listen()
   const workers = new Workers(wg, config, Math.max(1, Math.floor(opts.workers)))
+  certExpiry = () => workers.certExpiry()
   const url = await workers.start()
   return { wg, manager: wg.manager, url, workerRequests: () => workers.requests(), close: () => workers.close() }
+}
+
+interface WorkerEntry {
+  worker: Worker
+  state: PeerState
+  listening: boolean
+  /** When the TLS certificate this worker serves expires (listen.tls). */
+  certExpiry?: number
 }
 
 /** The node:cluster side: forks workers, restarts them when they die, shuts them down. */
 class Workers {
   private readonly hub: Hub
-  private readonly states = new Map<number, { worker: Worker, state: PeerState, listening: boolean }>()
+  private readonly states = new Map<number, WorkerEntry>()
   private closing = false
   private restarts: number[] = []
   private onReady: (() => void) | undefined
@@ -66,6 +78,13 @@ class Workers {
   }
 
   requests (): Map<number, number> { return new Map([...this.states].map(([id, w]) => [id, w.state.requests])) }
+
+  /** The soonest expiry among the TLS certificates the workers serve (each reloads its own). */
+  certExpiry (): number | undefined {
+    let soonest: number | undefined
+    for (const w of this.states.values()) if (w.certExpiry !== undefined && (soonest === undefined || w.certExpiry < soonest)) soonest = w.certExpiry
+    return soonest
+  }
 
   async start (): Promise<string> {
     cluster.setupPrimary({ exec: workerEntry(), args: [] })
@@ -82,12 +101,14 @@ class Workers {
       send: msg => { if (worker.isConnected()) worker.send(msg) },
       connected: () => worker.isConnected()
     }
-    const entry = { worker, state: this.hub.addPeer(peer), listening: false }
+    const entry: WorkerEntry = { worker, state: this.hub.addPeer(peer), listening: false }
     this.states.set(worker.id, entry)
     worker.on('message', (msg: ToPrimary) => {
+      if (msg.t === 'tls') { entry.certExpiry = msg.certExpiry; return }
       if (msg.t !== 'ready') { this.hub.onMessage(entry.state, msg); return }
       entry.listening = true
-      if (!this.publicUrl) this.publicUrl = `http://${msg.address.includes(':') ? `[${msg.address}]` : msg.address}:${msg.port}`
+      entry.certExpiry = msg.certExpiry
+      if (!this.publicUrl) this.publicUrl = `${this.config.listen.tls ? 'https' : 'http'}://${msg.address.includes(':') ? `[${msg.address}]` : msg.address}:${msg.port}`
       if ([...this.states.values()].every(w => w.listening)) this.onReady?.()
     })
     worker.on('exit', (code, signal) => this.onExit(worker, code, signal))

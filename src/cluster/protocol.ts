@@ -66,7 +66,10 @@ export type ToWorker =
 
 export type ToPrimary =
   | { t: 'hello' }
-  | { t: 'ready', port: number, address: string }
+  /** `certExpiry`: when the worker's TLS certificate expires (ms since the epoch), under listen.tls. */
+  | { t: 'ready', port: number, address: string, certExpiry?: number }
+  /** The worker took a renewed TLS certificate into use. */
+  | { t: 'tls', certExpiry: number }
   | { t: 'wake', id: number, app: string, pr: number, cause: string, byRequest: boolean | 'navigation' }
   | { t: 'resolve', id: number, app: string, pr: number }
   | { t: 'task-lost', key: string, generation: number, reason: string }

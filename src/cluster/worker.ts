@@ -30,5 +30,8 @@ export async function runWorker (): Promise<void> {
   process.on('SIGINT', () => {})
 
   const a = await mg.listen(config.listen.host, config.listen.port)
-  send({ t: 'ready', port: a.port, address: a.address })
+  const certs = mg.listener.certs
+  // The primary's metrics show the certificate the workers serve.
+  if (certs) certs.onApplied = () => send({ t: 'tls', certExpiry: certs.notAfter })
+  send({ t: 'ready', port: a.port, address: a.address, certExpiry: certs?.notAfter })
 }

@@ -6,11 +6,12 @@ import { parse as parseYaml, YAMLParseError } from 'yaml'
 import { Value } from '@sinclair/typebox/value'
 import type { TSchema } from '@sinclair/typebox'
 import { ConfigError } from '../errors.js'
-import { Config, LocalBackend, EcsBackend, MemoryStore, RedisStore, type ConfigInput, type AppInput, type LocalBackendConfig, type EcsBackendConfig, type KnownPrConfig, type RedisStoreInput } from './schema.js'
+import { Config, LocalBackend, EcsBackend, MemoryStore, RedisStore, type ConfigInput, type AppInput, type LocalBackendConfig, type EcsBackendConfig, type KnownPrConfig, type RedisStoreInput, type ListenTlsInput } from './schema.js'
 import { parseDuration } from './duration.js'
 import { compileHostTemplate } from '../routing/template.js'
 import { githubProblems } from '../github/config.js'
 import { accessProblems, resolveAccess, type AccessConfig } from '../access/config.js'
+import { tlsProblems } from '../proxy/tls.js'
 
 type Problem = { path: string, message: string }
 
@@ -32,7 +33,21 @@ export interface AppConfig extends Omit<AppInput, 'idleTimeout' | 'holdTimeout' 
 
 export type StoreConfig = { kind: 'memory' } | (Omit<RedisStoreInput, 'leaseTtl' | 'resyncInterval'> & { leaseTtl: number, resyncInterval: number })
 
-export interface ResolvedConfig extends Omit<ConfigInput, 'apps' | 'proxy' | 'store' | 'access'> {
+/** `listen.tls` with absolute file paths and durations in milliseconds. */
+export interface TlsConfig extends Omit<ListenTlsInput, 'hsts' | 'reloadInterval'> {
+  hsts?: { maxAge: number, includeSubDomains: boolean, preload: boolean }
+  reloadInterval: number
+}
+
+export interface ListenConfig {
+  host: string
+  port: number
+  /** The public listener serves HTTPS (absent: plain HTTP, e.g. behind a load balancer). */
+  tls?: TlsConfig
+}
+
+export interface ResolvedConfig extends Omit<ConfigInput, 'apps' | 'proxy' | 'store' | 'access' | 'listen'> {
+  listen: ListenConfig
   store: StoreConfig
   access: AccessConfig
   proxy: Omit<ConfigInput['proxy'], ProxyDuration> & Record<ProxyDuration, number>
@@ -190,11 +205,14 @@ export function validateConfig (input: unknown, env: NodeJS.ProcessEnv = process
   if (cfg.store.kind === 'redis' && cfg.store.sentinels && !cfg.store.sentinelName) problems.push({ path: 'store.sentinelName', message: 'required with sentinels: the name of the monitored primary' })
   problems.push(...githubProblems(cfg, baseDir))
   problems.push(...accessProblems(cfg))
+  const tls = cfg.listen.tls && resolveTls(cfg.listen.tls, baseDir)
+  if (tls) problems.push(...tlsProblems(tls, cfg.listen.port))
   if (problems.length) throw new ConfigError(problems, source)
 
   return {
     ...cfg,
     baseDir,
+    listen: { host: cfg.listen.host, port: cfg.listen.port, ...(tls ? { tls } : {}) },
     access: resolveAccess(cfg.access),
     store: cfg.store.kind === 'redis' ? { ...cfg.store, leaseTtl: parseDuration(cfg.store.leaseTtl), resyncInterval: parseDuration(cfg.store.resyncInterval) } : cfg.store,
     proxy: { ...cfg.proxy, ...Object.fromEntries(PROXY_DURATIONS.map(k => [k, parseDuration(cfg.proxy[k])])) as Record<ProxyDuration, number> },
@@ -212,6 +230,19 @@ export function validateConfig (input: unknown, env: NodeJS.ProcessEnv = process
         ? { ...app.backend, cwd: resolve(baseDir, app.backend.cwd ?? '.'), ...(app.backend.taskDir ? { taskDir: resolve(baseDir, app.backend.taskDir) } : {}), stopGrace: parseDuration(app.backend.stopGrace) }
         : { ...app.backend, pollInterval: parseDuration(app.backend.pollInterval), reconcileInterval: parseDuration(app.backend.reconcileInterval) }
     }))
+  }
+}
+
+/** File paths relative to the config file, as for a local backend's cwd. */
+function resolveTls (tls: ListenTlsInput, baseDir: string): TlsConfig {
+  const { hsts, reloadInterval, ...rest } = tls
+  return {
+    ...rest,
+    certFile: resolve(baseDir, tls.certFile),
+    keyFile: resolve(baseDir, tls.keyFile),
+    ...(tls.caFile !== undefined ? { caFile: resolve(baseDir, tls.caFile) } : {}),
+    ...(hsts ? { hsts: { ...hsts, maxAge: parseDuration(hsts.maxAge) } } : {}),
+    reloadInterval: parseDuration(reloadInterval)
   }
 }
 

@@ -10,9 +10,24 @@ const Duration = (description: string, def?: string) => Type.Union([
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 })
 
+export const ListenTls = Type.Object({
+  certFile: Type.String({ minLength: 1, description: 'PEM certificate for the env hosts (e.g. *.review.example.com), optionally followed by its intermediate chain; relative to the config file. Replaced files are picked up without a restart' }),
+  keyFile: Type.String({ minLength: 1, description: "PEM private key of the certificate (not encrypted); relative to the config file" }),
+  caFile: Type.Optional(Type.String({ minLength: 1, description: 'PEM intermediate certificates sent after the certificate, for a certFile that holds the leaf alone; relative to the config file' })),
+  redirectPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, description: 'A plain-HTTP listener on this port (on listen.host) that answers every request with a 308 to the same URL over https; /__wakegate/healthz is answered there directly' })),
+  hsts: Type.Optional(Type.Object({
+    maxAge: Duration('How long browsers keep to https for the host', '180d'),
+    includeSubDomains: Type.Boolean({ default: false, description: 'The policy covers every subdomain of the host too' }),
+    preload: Type.Boolean({ default: false, description: 'Ask to be on the browsers\' preload list (needs includeSubDomains and maxAge of a year or more)' })
+  }, { additionalProperties: false, description: 'Send Strict-Transport-Security on every response over TLS (off unless this is set; `hsts: {}` takes the defaults)' })),
+  minVersion: Type.Union([Type.Literal('TLSv1.2'), Type.Literal('TLSv1.3')], { default: 'TLSv1.2', description: 'Oldest TLS version accepted' }),
+  reloadInterval: Duration('How often the certificate files are read for a change, besides watching their directories (0: watching only)', '10s')
+}, { additionalProperties: false, description: 'Serve the public listener over TLS (HTTP/1.1), for an install without a load balancer in front' })
+
 export const Listen = Type.Object({
-  host: Type.String({ default: '0.0.0.0', minLength: 1 }),
-  port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 })
+  host: Type.String({ default: '0.0.0.0', minLength: 1, description: 'Address of the public listener (env hosts, webhooks, sign-in); WAKEGATE_LISTEN_HOST overrides it' }),
+  port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'Port of the public listener (0: any free port)' }),
+  tls: Type.Optional(ListenTls)
 }, { additionalProperties: false, default: {} })
 
 export const LocalBackend = Type.Object({
@@ -25,30 +40,30 @@ export const LocalBackend = Type.Object({
 }, { additionalProperties: false })
 
 const CapacityProvider = Type.Object({
-  capacityProvider: Type.String({ minLength: 1 }),
-  weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
-  base: Type.Optional(Type.Integer({ minimum: 0, maximum: 100000 }))
+  capacityProvider: Type.String({ minLength: 1, description: 'Capacity provider name (an Auto Scaling group provider, FARGATE or FARGATE_SPOT)' }),
+  weight: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, description: 'Relative share of tasks placed with this provider' })),
+  base: Type.Optional(Type.Integer({ minimum: 0, maximum: 100000, description: 'Tasks placed with this provider before weights apply' }))
 }, { additionalProperties: false })
 
 export const EcsBackend = Type.Object({
   kind: Type.Literal('ecs'),
-  cluster: Type.String({ minLength: 1 }),
+  cluster: Type.String({ minLength: 1, description: 'Cluster name or ARN the review tasks run on' }),
   taskDefinition: Type.String({ minLength: 1, description: 'family, family:revision or ARN' }),
   container: Type.String({ minLength: 1, description: "Name of the app's container in the task definition" }),
-  region: Type.Optional(Type.String({ minLength: 1 })),
+  region: Type.Optional(Type.String({ minLength: 1, description: 'AWS region (default: the provider chain: AWS_REGION, the profile, the task metadata)' })),
   endpoint: Type.Optional(Type.String({ description: 'ECS API endpoint override (tests, LocalStack)' })),
   ec2Endpoint: Type.Optional(Type.String({ description: 'EC2 API endpoint override' })),
-  launchType: Type.Optional(Type.Union([Type.Literal('EC2'), Type.Literal('FARGATE'), Type.Literal('EXTERNAL')])),
-  capacityProviderStrategy: Type.Optional(Type.Array(CapacityProvider, { minItems: 1, maxItems: 20 })),
-  platformVersion: Type.Optional(Type.String()),
+  launchType: Type.Optional(Type.Union([Type.Literal('EC2'), Type.Literal('FARGATE'), Type.Literal('EXTERNAL')], { description: 'Launch type of RunTask (not with capacityProviderStrategy; neither: the cluster default strategy)' })),
+  capacityProviderStrategy: Type.Optional(Type.Array(CapacityProvider, { minItems: 1, maxItems: 20, description: 'Capacity providers RunTask places tasks with, e.g. on-demand base + spot' })),
+  platformVersion: Type.Optional(Type.String({ description: 'Fargate platform version (default LATEST)' })),
   networkConfiguration: Type.Optional(Type.Object({
-    subnets: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: 16 }),
-    securityGroups: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { maxItems: 5 })),
-    assignPublicIp: Type.Optional(Type.Boolean())
-  }, { additionalProperties: false })),
+    subnets: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: 16, description: 'Subnet ids of the task ENIs' }),
+    securityGroups: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { maxItems: 5, description: "Security groups of the task ENIs: they must let the gateway in on the app's port" })),
+    assignPublicIp: Type.Optional(Type.Boolean({ description: 'Give each task a public IP (public subnets without NAT)' }))
+  }, { additionalProperties: false, description: 'awsvpc network configuration (Fargate, or EC2 tasks with awsvpc networking)' })),
   image: Type.Optional(Type.String({ description: 'Per-SHA image template, e.g. 123.dkr.ecr.us-east-1.amazonaws.com/app:{sha}' })),
-  startedBy: Type.String({ default: 'wakegate', maxLength: 36, minLength: 1 }),
-  tags: Type.Optional(Type.Record(Type.String(), Type.String())),
+  startedBy: Type.String({ default: 'wakegate', maxLength: 36, minLength: 1, description: "RunTask's startedBy: reconcile treats every task with it as this gateway's, so give each deployment sharing a cluster its own" }),
+  tags: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Extra tags on every task' })),
   pollInterval: Duration('How often waking tasks are described', '1s'),
   reconcileInterval: Duration('How often tasks are listed to notice tasks stopped outside wakegate', '60s'),
   maxAttempts: Type.Integer({ minimum: 1, maximum: 20, default: 6, description: 'AWS SDK attempts per call (throttling and 5xx are retried with backoff)' })
@@ -65,7 +80,7 @@ export const RedisStore = Type.Object({
   url: Type.String({ pattern: '^rediss?://', description: 'redis://[user:password@]host:port[/db], rediss:// for TLS; put the password in an env var (${WAKEGATE_REDIS_URL})' }),
   keyPrefix: Type.String({ default: 'wakegate:', minLength: 1, description: 'Prefix of every key and of the event channel; the replicas of one gateway share it' }),
   tls: Type.Optional(Type.Boolean({ description: 'TLS towards Redis (rediss:// turns it on too)' })),
-  sentinels: Type.Optional(Type.Array(Type.Object({ host: Type.String({ minLength: 1 }), port: Type.Integer({ minimum: 1, maximum: 65535 }) }, { additionalProperties: false }), { minItems: 1, description: 'Redis Sentinel: the sentinels to ask for the primary (the url then gives only credentials and db)' })),
+  sentinels: Type.Optional(Type.Array(Type.Object({ host: Type.String({ minLength: 1, description: 'Sentinel host' }), port: Type.Integer({ minimum: 1, maximum: 65535, description: 'Sentinel port' }) }, { additionalProperties: false }), { minItems: 1, description: 'Redis Sentinel: the sentinels to ask for the primary (the url then gives only credentials and db)' })),
   sentinelName: Type.Optional(Type.String({ minLength: 1, description: 'Name of the Sentinel-monitored primary' })),
   leaseTtl: Duration('How long the leader lease lasts without renewal: a leader that dies is replaced after at most this', '5s'),
   resyncInterval: Duration('How often a replica asks the leader for every env again, to catch messages it missed', '30s'),
@@ -74,10 +89,10 @@ export const RedisStore = Type.Object({
 }, { additionalProperties: false })
 
 const KnownPr = Type.Object({
-  number: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }),
-  branch: Type.String({ default: 'main', minLength: 1 }),
-  sha: Type.String({ default: '0000000', minLength: 1 }),
-  title: Type.Optional(Type.String())
+  number: Type.Integer({ minimum: 1, maximum: 2_147_483_647, description: 'PR number' }),
+  branch: Type.String({ default: 'main', minLength: 1, description: 'Branch, given to the task as BRANCH' }),
+  sha: Type.String({ default: '0000000', minLength: 1, description: 'Commit, given to the task as GIT_SHA' }),
+  title: Type.Optional(Type.String({ description: 'Shown on the dashboard and the waking page' }))
 }, { additionalProperties: false })
 
 export const Health = Type.Object({
@@ -94,7 +109,7 @@ export const AccessPolicy = Type.Object({
   public: Type.Optional(Type.Boolean({ description: 'Anybody who can reach wakegate may use these environments, on purpose (no warning)' })),
   ip: Type.Optional(Type.Array(Type.String({ minLength: 2 }), { minItems: 1, description: 'Client addresses or CIDRs let in, IPv4 or IPv6, e.g. 203.0.113.0/24, 2001:db8::/32' })),
   basic: Type.Optional(Type.Object({
-    realm: Type.String({ default: 'wakegate', minLength: 1, pattern: '^[^"\\\\]*$' }),
+    realm: Type.String({ default: 'wakegate', minLength: 1, pattern: '^[^"\\\\]*$', description: 'Realm named in WWW-Authenticate' }),
     users: Type.Record(Type.String({ pattern: '^[^:]+$' }), Type.String({ pattern: '^\\$(argon2(id|i|d)|2[abxy])\\$' }), { description: 'user → argon2 or bcrypt hash (`wakegate hash-password` prints one); use ${VAR} to keep hashes out of the file' })
   }, { additionalProperties: false, description: 'HTTP basic auth' })),
   github: Type.Optional(Type.Object({
@@ -106,7 +121,7 @@ export const AccessPolicy = Type.Object({
   }, { additionalProperties: false, description: 'Sign in with GitHub (needs access.authHost, access.github and the top-level github section)' })),
   bypass: Type.Optional(Type.Object({
     secrets: Type.Array(Type.String({ minLength: 16 }), { minItems: 1, description: 'Accepted secrets; list the new one next to the old to rotate' }),
-    header: Type.String({ default: 'x-wakegate-bypass', pattern: '^[A-Za-z0-9-]+$' }),
+    header: Type.String({ default: 'x-wakegate-bypass', pattern: '^[A-Za-z0-9-]+$', description: 'Request header carrying the secret' }),
     query: Type.String({ default: 'wakegate-bypass', pattern: '^[A-Za-z0-9_.-]+$', description: 'Query parameter that sets a host-only cookie once and redirects without it' })
   }, { additionalProperties: false, description: 'A secret for CI jobs, end-to-end runners and uptime checks' })),
   actions: Type.Optional(Type.Object({
@@ -131,7 +146,7 @@ export const Access = Type.Object({
   actionsIssuer: Type.String({ default: 'https://token.actions.githubusercontent.com', pattern: '^https?://', description: 'Issuer of GitHub Actions OIDC tokens (GitHub Enterprise Server: https://HOST/_services/token); its keys are read from <issuer>/.well-known/jwks' }),
   checkTtl: Duration("How long GitHub's answer on a user's access is cached (a revoked user loses access within this)", '5m'),
   github: Type.Optional(Type.Object({
-    clientId: Type.String({ minLength: 1 }),
+    clientId: Type.String({ minLength: 1, description: 'Client id of the GitHub App (or OAuth app); set WAKEGATE_GITHUB_CLIENT_ID' }),
     clientSecret: Type.String({ minLength: 1, description: 'Set WAKEGATE_GITHUB_CLIENT_SECRET' }),
     clientType: Type.Union([Type.Literal('github-app'), Type.Literal('oauth-app')], { default: 'github-app', description: "github-app: the GitHub App's user authorization; oauth-app: an OAuth app" })
   }, { additionalProperties: false, description: 'OAuth credentials for sign-in with GitHub; the callback URL to register is https://<authHost>/__wakegate/auth/callback' }))
@@ -168,7 +183,7 @@ export const Github = Type.Object({
     installationId: Type.Optional(Type.Integer({ minimum: 1, description: 'Installation id; found per repo when absent' }))
   }, { additionalProperties: false, description: 'Either token, or appId with privateKey or privateKeyFile' }),
   webhookSecret: Type.String({ minLength: 8, description: 'Secret the webhook payloads are signed with (set WAKEGATE_GITHUB_WEBHOOK_SECRET)' }),
-  webhookPath: Type.String({ pattern: '^/', default: '/_wakegate/github' }),
+  webhookPath: Type.String({ pattern: '^/', default: '/_wakegate/github', description: 'Path the webhook is served on (the webhook URL to register ends with it)' }),
   webhookHost: Type.Optional(Type.String({ minLength: 1, description: 'Host the webhook is served on, e.g. hooks.review.example.com (any non-env host when absent)' })),
   apiUrl: Type.String({ default: 'https://api.github.com', pattern: '^https?://', description: 'REST API base URL (GitHub Enterprise: https://HOST/api/v3)' }),
   deliveryTtl: Duration('How long webhook delivery ids are remembered to drop redeliveries', '72h'),
@@ -183,7 +198,7 @@ export const Github = Type.Object({
 export const App = Type.Object({
   name: Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$', description: 'DNS-label-safe app name' }),
   host: Type.String({ minLength: 3, description: 'Host template with {pr} and optionally {app}, e.g. pr-{pr}.review.example.com' }),
-  repo: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$' })),
+  repo: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$', description: 'GitHub repository (owner/name) whose PRs get environments' })),
   port: Type.Integer({ minimum: 1, maximum: 65535, default: 3000, description: 'Port the app listens on inside its task' }),
   health: Health,
   env: Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String(), { default: {}, description: 'Env vars for the task; {pr}, {branch}, {sha}, {app} are substituted' }),
@@ -210,19 +225,19 @@ export const Config = Type.Object({
     port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535, description: 'Port in env URLs when not the scheme default' }))
   }, { additionalProperties: false, default: {} }),
   admin: Type.Object({
-    host: Type.String({ default: '127.0.0.1' }),
-    port: Type.Integer({ minimum: 0, maximum: 65535, default: 9090 }),
+    host: Type.String({ default: '127.0.0.1', description: 'Address of the admin listener (dashboard, API, metrics); not loopback only with token or github' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 9090, description: 'Port of the admin listener' }),
     token: Type.Optional(Type.String({ minLength: 8, description: 'Bearer token for the admin listener; the listener must bind to loopback unless a token or github is set' })),
     github: Type.Optional(Type.Object({
-      teams: Type.Optional(Type.Array(Type.String({ pattern: '^[^/]+/[^/]+$' }), { minItems: 1 })),
-      users: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 }))
+      teams: Type.Optional(Type.Array(Type.String({ pattern: '^[^/]+/[^/]+$' }), { minItems: 1, description: 'Members of these teams (org/team-slug) may use the admin listener' })),
+      users: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'These GitHub logins may use the admin listener' }))
     }, { additionalProperties: false, description: 'Sign in with GitHub for the dashboard and API, for these teams (org/team-slug) or users (needs access.authHost and access.github)' })),
     publicUrl: Type.Optional(Type.String({ pattern: '^https?://', description: "The admin listener's URL as browsers reach it (GitHub sign-in returns there)" })),
-    enabled: Type.Boolean({ default: true })
+    enabled: Type.Boolean({ default: true, description: 'false: no admin listener' })
   }, { additionalProperties: false, default: {} }),
   store: Type.Union([MemoryStore, RedisStore], { default: { kind: 'memory' } }),
   log: Type.Object({
-    level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info' })
+    level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map(l => Type.Literal(l)), { default: 'info', description: 'Least severity logged (JSON lines on stdout)' })
   }, { additionalProperties: false, default: {} }),
   workers: Type.Integer({ minimum: 1, maximum: 256, default: 1, description: 'Processes serving the public listener (node:cluster); the primary owns the lifecycle, so a wake still starts one task. `wakegate serve --workers N` overrides it' }),
   proxy: Type.Object({
@@ -259,4 +274,5 @@ export type GithubInput = Static<typeof Github>
 export type AppGithubInput = Static<typeof AppGithub>
 export type AccessPolicyInput = Static<typeof AccessPolicy>
 export type AccessInput = Static<typeof Access>
+export type ListenTlsInput = Static<typeof ListenTls>
 export { Port }

@@ -11,15 +11,21 @@
 //   because the app reads slowly). 408 + close when no response began, else the connection
 //   is closed; either way the upstream exchange is aborted with the client's socket.
 // - keep-alive: Node's keepAliveTimeout between requests.
+//
+// With `listen.tls` the listener is an https.Server built from the same options and
+// listeners (tls.ts), plus, with `redirectPort`, a plain-HTTP listener that redirects to it
+// (redirect.ts); both close with it.
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http'
-import { Server as NetServer, type Socket } from 'node:net'
+import { Server as NetServer, type AddressInfo, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import type { ResolvedConfig } from '../config/load.js'
+import type { ResolvedConfig, TlsConfig } from '../config/load.js'
 import { formatDuration } from '../config/duration.js'
 import type { Gateway } from './gateway.js'
 import type { Upstream } from './upstream.js'
 import { rawErrorResponse } from './error-response.js'
 import { ALLOW } from './request-target.js'
+import { createTlsServer, type CertWatcher } from './tls.js'
+import { RedirectListener } from './redirect.js'
 
 type ProxyConfig = ResolvedConfig['proxy']
 
@@ -27,6 +33,10 @@ export interface PublicServer {
   server: Server
   /** Open client connections (shutdown waits for them). */
   connections: Set<Socket>
+  /** TLS: the certificate in use, kept current as its files change. */
+  certs?: CertWatcher
+  /** TLS with `redirectPort`: the plain-HTTP listener sending clients to https (bound by listenRedirect). */
+  redirect?: RedirectListener
 }
 
 /** The response whose request body is being read on a socket (for its idle timer). */
@@ -47,7 +57,7 @@ export function publicServerOptions (proxy: ProxyConfig): ServerOptions {
   }
 }
 
-export function createPublicServer (proxy: ProxyConfig, gateway: Gateway): PublicServer {
+export function createPublicServer (proxy: ProxyConfig, gateway: Gateway, tls?: TlsConfig): PublicServer {
   const handle = gateway.handle
   const bodyTimeout = proxy.clientBodyTimeout
   const onRequest = bodyTimeout > 0
@@ -59,7 +69,8 @@ export function createPublicServer (proxy: ProxyConfig, gateway: Gateway): Publi
         handle(req, res)
       }
     : handle
-  const server = createServer(publicServerOptions(proxy), onRequest)
+  const options = publicServerOptions(proxy)
+  const { server, certs } = tls === undefined ? { server: createServer(options, onRequest), certs: undefined } : createTlsServer(gateway.config, tls, options, onRequest, gateway.log)
   server.on('upgrade', gateway.handleUpgrade)
   server.on('connect', refuseConnect)
   server.on('clientError', onClientError)
@@ -70,7 +81,22 @@ export function createPublicServer (proxy: ProxyConfig, gateway: Gateway): Publi
     connections.add(sock)
     sock.once('close', () => connections.delete(sock))
   })
-  return { server, connections }
+  const redirect = tls?.redirectPort !== undefined ? new RedirectListener(tls.redirectPort, options, () => !gateway.shuttingDown) : undefined
+  return { server, connections, certs, redirect }
+}
+
+/**
+ * Once the public listener is bound: the redirect listener, if any, on `host:redirectPort`,
+ * sending clients to `public.port`, else to the port the public listener is bound to.
+ */
+export async function listenRedirect (pub: PublicServer, host: string, publicPort: number | undefined): Promise<AddressInfo | undefined> {
+  return pub.redirect?.listen(host, publicPort ?? (pub.server.address() as AddressInfo).port)
+}
+
+/** http:// or https:// and the address of a bound listener. */
+export function listenerUrl (pub: PublicServer): string {
+  const a = pub.server.address() as AddressInfo
+  return `${pub.certs ? 'https' : 'http'}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`
 }
 
 function bodyExpected (req: IncomingMessage): boolean {
@@ -122,10 +148,13 @@ function onClientError (err: NodeJS.ErrnoException, sock: Duplex): void {
  * still held gets 503, idle connections close, WebSockets get 1001, event streams end, and
  * answered connections get a second to close on their own before the rest are cut.
  */
-export async function closePublicServer ({ server, connections }: PublicServer, gateway: Gateway, grace: number): Promise<void> {
+export async function closePublicServer ({ server, connections, certs, redirect }: PublicServer, gateway: Gateway, grace: number): Promise<void> {
   // net.Server#close: stop listening without http.Server's immediate closing of idle
   // keep-alive connections, which races with requests clients are sending on them.
   const closed = new Promise<void>(resolve => NetServer.prototype.close.call(server, () => resolve()))
+  // Redirecting to a listener that takes no new connections helps nobody: it goes at once.
+  const redirected = redirect?.close()
+  certs?.close()
   const started = Date.now()
   const deadline = started + grace
   const settle = Math.min(grace, 1000)
@@ -159,4 +188,5 @@ export async function closePublicServer ({ server, connections }: PublicServer, 
   }
   server.closeAllConnections()
   await closed
+  await redirected
 }

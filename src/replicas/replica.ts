@@ -96,7 +96,7 @@ export class Replica {
     await Promise.race([this.store.ready?.().catch(() => {}), new Promise<void>(resolve => { timer = setTimeout(resolve, 5_000) })])
     clearTimeout(timer)
     const a = await this.mg.listen(this.config.listen.host, this.config.listen.port)
-    this.url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`
+    this.url = `${this.config.listen.tls ? 'https' : 'http'}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`
     const every = Math.max(50, Math.floor(this.sc.leaseTtl / 3))
     this.timers.push(setInterval(() => { void this.tick() }, every))
     this.timers.push(setInterval(() => this.resync(), this.sc.resyncInterval))
@@ -248,13 +248,16 @@ export class Replica {
       // The leader's own listener is internal: replicas pass it webhooks and gateway pages.
       const internal: ResolvedConfig = { ...this.config, listen: { host: this.config.listen.host, port: this.sc.internalPort } }
       const prefix = this.sc.keyPrefix.replace(/[^A-Za-z0-9_-]/g, '_')
+      const certs = this.mg.listener.certs
       const wg = await createWakegate(internal, {
         log: this.log.child({ role: 'leader' }),
         store: this.store,
         backends: this.opts.backends,
         reapInterval: this.opts.reapInterval,
         handOver: true,
-        taskDirFor: app => join(tmpdir(), `wakegate-tasks-${prefix}`, app)
+        taskDirFor: app => join(tmpdir(), `wakegate-tasks-${prefix}`, app),
+        // The leader's listener is internal: the certificate clients see is this replica's public one.
+        certExpiry: certs ? () => certs.notAfter : undefined
       })
       wg.manager.fence = lock.token
       wg.manager.on('fenced', () => { void this.demote('a newer leader wrote an env') })
