@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// wakegate serve | check-config | envs — command-line entry point.
+// wakegate serve | check-config | doctor | envs — command-line entry point.
 import { parseArgs } from 'node:util'
 import type { Logger } from 'pino'
 import { loadConfigFile, parseConfigText, type ResolvedConfig } from './config/load.js'
@@ -10,6 +10,9 @@ const USAGE = `usage: wakegate <command> [options]
 commands:
   serve              run the gateway
   check-config       validate the configuration and print a summary
+  doctor [--json]    check the deployment: config, AWS credentials and IAM actions,
+                     cluster and task definition, reaching tasks, GitHub, Redis;
+                     exit 1 when a check fails (nothing is started or changed)
   envs               list environments of a running gateway (admin API)
   hash-password [--bcrypt]
                      read a password on stdin, print its argon2id (or bcrypt) hash
@@ -23,6 +26,7 @@ options:
   -c, --config FILE  configuration file (default: $WAKEGATE_CONFIG or wakegate.yaml;
                      $WAKEGATE_CONFIG_YAML holds the whole configuration instead of a file)
   --workers N        serve: N processes share the public listener (default: config \`workers\`, 1)
+  --json             doctor: print the results as JSON
   -h, --help         show this help
 `
 
@@ -41,7 +45,8 @@ export async function main (argv: string[]): Promise<number> {
       'dry-run': { type: 'boolean' },
       'update-secret': { type: 'boolean' },
       workers: { type: 'string' },
-      bcrypt: { type: 'boolean' }
+      bcrypt: { type: 'boolean' },
+      json: { type: 'boolean' }
     }
   })
   const command = positionals[0]
@@ -59,9 +64,17 @@ export async function main (argv: string[]): Promise<number> {
   const inline = values.config === undefined ? process.env.WAKEGATE_CONFIG_YAML : undefined
   const file = inline ? 'WAKEGATE_CONFIG_YAML' : (values.config as string | undefined) ?? process.env.WAKEGATE_CONFIG ?? 'wakegate.yaml'
 
+  const load = () => inline ? parseConfigText(inline, process.env, process.cwd(), file) : loadConfigFile(file)
+  if (command === 'doctor') {
+    // An invalid config is one of doctor's findings (exit 1), not a usage error.
+    if (positionals.length > 1) { process.stderr.write(`wakegate: doctor takes no arguments\n${USAGE}`); return 2 }
+    const { doctorCommand } = await import('./doctor/index.js')
+    return doctorCommand({ load, source: file, json: values.json === true })
+  }
+
   let config: ResolvedConfig
   try {
-    config = inline ? parseConfigText(inline, process.env, process.cwd(), file) : loadConfigFile(file)
+    config = load()
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`wakegate: ${err.message}\n`)

@@ -3,7 +3,9 @@
 // and statuses, hooks, CI results and team members; lists page like GitHub's (per_page,
 // page, Link headers, newest first where GitHub does so); records every call; and can
 // answer with errors (5xx) and rate limits (403/429) on demand. Also signs and sends webhooks built
-// from @octokit/webhooks-examples payloads.
+// from @octokit/webhooks-examples payloads. What `wakegate doctor` reads: the App (GET /app), its
+// installation on a repo, its webhook's config and deliveries, repo hooks' deliveries, and
+// GET /user for the configured token.
 // Sign in with GitHub: the OAuth web flow of github.com (/login/oauth/authorize, auto-approved
 // for `oauthUser`, and /login/oauth/access_token) at the server root, which is where
 // @octokit/oauth-methods puts it for a baseUrl like http://127.0.0.1:PORT; GET /user with the
@@ -34,7 +36,15 @@ export interface FakePull {
 export interface FakeComment { id: number, repo: string, issue: number, body: string, user: string }
 export interface FakeStatus { id: number, state: string, description: string, environment_url?: string }
 export interface FakeDeployment { id: number, repo: string, ref: string, sha: string, environment: string, transient_environment: boolean, production_environment: boolean, payload: unknown, statuses: FakeStatus[] }
-export interface FakeHook { id: number, repo: string, name: string, active: boolean, events: string[], config: Record<string, string> }
+export interface FakeHook { id: number, repo: string, name: string, active: boolean, events: string[], config: Record<string, string>, deliveries?: FakeDelivery[] }
+/** One attempt of GitHub to deliver a webhook; status_code 0 when it got no HTTP answer. */
+export interface FakeDelivery { id: number, guid: string, delivered_at: string, redelivery: boolean, duration: number, status: string, status_code: number, event: string, action: string | null, installation_id: number | null, repository_id: number | null }
+/** The GitHub App's own webhook, as GET /app/hook/config shows it. */
+export interface FakeAppHook { url: string, content_type: string, insecure_ssl: string, secret?: string }
+
+/** What an installation of the App may do and which events it gets, unless the test says otherwise. */
+export const APP_PERMISSIONS: Record<string, string> = { pull_requests: 'write', issues: 'write', deployments: 'write', checks: 'read', statuses: 'read', metadata: 'read' }
+export const APP_EVENTS = ['check_suite', 'pull_request', 'status']
 export interface FakeSuite { status: 'queued' | 'in_progress' | 'completed', conclusion: string | null, latest_check_runs_count?: number }
 export interface FakeCi { suites: FakeSuite[], statuses: Array<{ context: string, state: 'pending' | 'success' | 'failure' | 'error' }> }
 
@@ -63,8 +73,20 @@ export class FakeGitHub {
   url = ''
   readonly calls: FakeCall[] = []
   token = 'fake-token'
-  /** GitHub App mode: public key the JWTs are verified with, app id, installations by repo. */
-  app: { id: number, publicKey: string, installations: Map<string, number> } | undefined
+  /**
+   * GitHub App mode: public key the JWTs are verified with, app id, installations by repo;
+   * optionally the permissions and events its installations have (APP_PERMISSIONS, APP_EVENTS).
+   */
+  app: { id: number, publicKey: string, installations: Map<string, number>, slug?: string, permissions?: Record<string, string>, events?: string[] } | undefined
+  /**
+   * Token mode: the configured token is a personal access token of this login, so GET /user
+   * answers with it. Unset (the default), the token is no user's and GET /user refuses it.
+   */
+  tokenOwner: string | undefined
+  /** The App's webhook (GET /app/hook/config); undefined: the App has none. */
+  appHook: FakeAppHook | undefined
+  /** Deliveries of the App's webhook, oldest first (listed newest first, as GitHub does). */
+  readonly appDeliveries: FakeDelivery[] = []
   readonly issuedTokens = new Set<string>()
   readonly pulls = new Map<string, FakePull>()
   readonly comments: FakeComment[] = []
@@ -175,6 +197,11 @@ export class FakeGitHub {
         return [201, this.statusJson(d, s)]
       }),
       R('GET', '/repos/:owner/:repo/hooks', m => [200, this.hooks.filter(h => h.repo === repoOf(m)).map(h => this.hookJson(h))]),
+      // repos.listWebhookDeliveries
+      R('GET', '/repos/:owner/:repo/hooks/:id/deliveries', (m, r) => {
+        const h = this.hooks.find(x => x.repo === repoOf(m) && x.id === Number(m.groups!.id))
+        return h ? this.deliveryPage(r.path, r.query, h.deliveries ?? []) : notFound
+      }),
       R('POST', '/repos/:owner/:repo/hooks', (m, r) => {
         const b = r.body ?? {}
         if (!b.config?.url) return [422, { message: 'Validation Failed' }]
@@ -225,12 +252,25 @@ export class FakeGitHub {
       // The web flow (github.com, not the API): no API credentials.
       R('GET', '/login/oauth/authorize', (_m, r) => this.authorize(r.query)),
       R('POST', '/login/oauth/access_token', (_m, r) => this.exchange(r.query, r.body, String(r.headers.accept ?? ''))),
-      // users.getAuthenticated, with a user token (checkAuth let only those through)
-      R('GET', '/user', (_m, r) => [200, this.userJson(this.userTokens.get(r.auth.split(' ')[1] ?? '')!)]),
+      // users.getAuthenticated, with a user token or the configured token (checkAuth let only those through)
+      R('GET', '/user', (_m, r) => [200, this.userJson(this.userTokens.get(r.auth.split(' ')[1] ?? '') ?? this.tokenOwner!)]),
+      // apps.listReposAccessibleToInstallation: the repos this fake knows of
+      R('GET', '/installation/repositories', () => {
+        const repos = [...new Set([...this.hooks.map(h => h.repo), ...[...this.pulls.values()].map(p => p.repo), ...(this.app?.installations.keys() ?? [])])]
+        return [200, { total_count: repos.length, repository_selection: 'selected', repositories: repos.map((full, i) => ({ id: i + 1, name: full.split('/')[1], full_name: full, owner: { login: full.split('/')[0] }, private: true })) }]
+      }),
       R('GET', '/repos/:owner/:repo/installation', m => {
         const id = this.app?.installations.get(repoOf(m))
-        return id ? [200, { id, app_id: this.app!.id, account: { login: m.groups!.owner } }] : notFound
+        return id ? [200, this.installationJson(id, m.groups!.owner)] : notFound
       }),
+      // apps.getAuthenticated (JWT)
+      R('GET', '/app', () => [200, this.appJson()]),
+      // apps.getWebhookConfigForApp (JWT)
+      R('GET', '/app/hook/config', () => this.appHook
+        ? [200, { content_type: this.appHook.content_type, insecure_ssl: this.appHook.insecure_ssl, url: this.appHook.url, ...(this.appHook.secret ? { secret: '********' } : {}) }]
+        : notFound),
+      // apps.listWebhookDeliveries (JWT)
+      R('GET', '/app/hook/deliveries', (_m, r) => this.deliveryPage(r.path, r.query, this.appDeliveries)),
       R('POST', '/app/installations/:id/access_tokens', m => {
         const token = `ghs_${randomUUID().replace(/-/g, '')}`
         this.issuedTokens.add(token)
@@ -279,6 +319,29 @@ export class FakeGitHub {
 
   setCi (repo: string, commit: string, ci: Partial<FakeCi>): void {
     this.ci.set(`${repo}@${commit}`, { suites: [], statuses: [], ...ci })
+  }
+
+  /**
+   * GitHub tried to deliver to `target` (a repo hook, or 'app' for the App's webhook) and got
+   * `status` (0: no HTTP answer, e.g. it could not connect), `ago` ms before now.
+   */
+  deliver (target: FakeHook | 'app', status: number, opts: { event?: string, action?: string | null, ago?: number } = {}): FakeDelivery {
+    const d: FakeDelivery = {
+      id: this.nextId++,
+      guid: randomUUID(),
+      delivered_at: new Date(Date.now() - (opts.ago ?? 0)).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      redelivery: false,
+      duration: 0.12,
+      status: status === 0 ? 'failed to connect to host' : status >= 200 && status < 300 ? 'OK' : `Invalid HTTP Response: ${status}`,
+      status_code: status,
+      event: opts.event ?? 'pull_request',
+      action: opts.action === undefined ? 'opened' : opts.action,
+      installation_id: target === 'app' ? [...(this.app?.installations.values() ?? [])][0] ?? null : null,
+      repository_id: 1
+    }
+    if (target === 'app') this.appDeliveries.push(d)
+    else (target.deliveries ??= []).push(d)
+    return d
   }
 
   /** The user with this login (case-insensitive), created on first mention. */
@@ -420,12 +483,14 @@ export class FakeGitHub {
   private checkAuth (path: string, auth: string): string | undefined {
     if (path.startsWith('/login/')) return undefined
     const [scheme, cred] = auth.split(' ')
+    const tokenScheme = scheme?.toLowerCase() === 'token' || scheme?.toLowerCase() === 'bearer'
     if (path === '/user') {
       if (!auth) return 'Requires authentication'
-      return (scheme?.toLowerCase() === 'token' || scheme?.toLowerCase() === 'bearer') && this.userTokens.has(cred ?? '') ? undefined : 'Bad credentials'
+      // A user's token, or (token mode) the configured one: a personal access token has a user.
+      return tokenScheme && (this.userTokens.has(cred ?? '') || (!this.app && this.tokenOwner !== undefined && cred === this.token)) ? undefined : 'Bad credentials'
     }
-    if (!this.app) return scheme?.toLowerCase() === 'token' || scheme?.toLowerCase() === 'bearer' ? (cred === this.token ? undefined : 'Bad credentials') : 'Requires authentication'
-    const appEndpoint = path.startsWith('/app/') || /^\/repos\/[^/]+\/[^/]+\/installation$/.test(path)
+    if (!this.app) return tokenScheme ? (cred === this.token ? undefined : 'Bad credentials') : 'Requires authentication'
+    const appEndpoint = path === '/app' || path.startsWith('/app/') || /^\/repos\/[^/]+\/[^/]+\/installation$/.test(path)
     if (appEndpoint) return scheme?.toLowerCase() === 'bearer' && this.verifyJwt(cred ?? '') ? undefined : 'A JSON web token could not be decoded'
     return this.issuedTokens.has(cred ?? '') ? undefined : 'Bad credentials'
   }
@@ -483,6 +548,41 @@ export class FakeGitHub {
 
   private deploymentJson (d: FakeDeployment) {
     return { id: d.id, sha: d.sha, ref: d.ref, environment: d.environment, transient_environment: d.transient_environment, production_environment: d.production_environment, payload: d.payload, url: `${this.url}/repos/${d.repo}/deployments/${d.id}` }
+  }
+
+  /** Deliveries newest first, per_page (default 30, at most 100) and a cursor, as GitHub pages them. */
+  private deliveryPage (path: string, query: URLSearchParams, all: FakeDelivery[]): [number, unknown, Record<string, string>] {
+    const per = Math.min(100, Math.max(1, Number(query.get('per_page') ?? 30) || 30))
+    const newest = [...all].reverse()
+    const cursor = query.get('cursor')
+    const start = cursor ? newest.findIndex(d => String(d.id) === cursor) + 1 : 0
+    const items = newest.slice(start, start + per)
+    const more = start + per < newest.length
+    return [200, items, more ? { link: `<${this.url}${path}?per_page=${per}&cursor=${items[items.length - 1].id}>; rel="next"` } : {}]
+  }
+
+  private appJson () {
+    const app = this.app!
+    const slug = app.slug ?? `wakegate-${app.id}`
+    const now = new Date().toISOString()
+    return {
+      id: app.id, slug, node_id: `A_fake${app.id}`, client_id: `Iv1.fake${app.id}`, name: slug, description: '', owner: { login: 'acme', id: 1, type: 'Organization' },
+      external_url: 'https://review.example.com', html_url: `https://github.com/apps/${slug}`, created_at: now, updated_at: now,
+      permissions: app.permissions ?? APP_PERMISSIONS, events: app.events ?? APP_EVENTS, installations_count: app.installations.size
+    }
+  }
+
+  private installationJson (id: number, owner: string) {
+    const app = this.app!
+    const now = new Date().toISOString()
+    return {
+      id, app_id: app.id, app_slug: app.slug ?? `wakegate-${app.id}`, target_id: 1, target_type: 'Organization',
+      account: { login: owner, id: 1, type: 'Organization' }, repository_selection: 'selected',
+      access_tokens_url: `${this.url}/app/installations/${id}/access_tokens`, repositories_url: `${this.url}/installation/repositories`,
+      html_url: `https://github.com/organizations/${owner}/settings/installations/${id}`,
+      permissions: app.permissions ?? APP_PERMISSIONS, events: app.events ?? APP_EVENTS,
+      created_at: now, updated_at: now, single_file_name: null, suspended_at: null, suspended_by: null
+    }
   }
 
   private hookJson (h: FakeHook) {

@@ -69,6 +69,14 @@ function paginate<T> (all: T[], token: string | undefined, max: number): { items
   return start + max < all.length ? { items, nextToken: Buffer.from(String(start + max)).toString('base64url') } : { items }
 }
 
+/** One memberOf expression of the cluster query language, in the form `attribute:NAME == VALUE` (or !=). */
+function memberOf (inst: Instance, expression: string): boolean {
+  const m = /^\s*attribute:([A-Za-z0-9_.-]+)\s*(==|!=)\s*([A-Za-z0-9_.:/-]+)\s*$/.exec(expression)
+  if (!m) throw invalid(`fake ECS: unsupported cluster query expression "${expression}" (attribute:NAME == VALUE only)`)
+  const has = inst.attributes[m[1]] === m[3]
+  return m[2] === '==' ? has : !has
+}
+
 // ── response shapes ────────────────────────────────────────────────────────────────────
 
 function taskJson (m: Model, t: FakeTask, withTags: boolean): Record<string, unknown> {
@@ -168,6 +176,13 @@ export function ecsOperations (m: Model, inject: EcsInjections): Record<string, 
       bool(p, 'enableECSManagedTags')
       const token = str(p, 'clientToken', { max: 64 })
       if (token !== undefined && !/^[\x21-\x7e]+$/.test(token)) throw invalid('clientToken may contain only characters 33-126.')
+      const constraints = list<{ type?: unknown, expression?: unknown }>(p, 'placementConstraints') ?? []
+      if (constraints.length > 10) throw invalid('placementConstraints can have at most 10 entries.')
+      for (const c of constraints) {
+        if (c.type !== 'memberOf' && c.type !== 'distinctInstance') throw ser(`Unknown placement constraint type ${String(c.type)}`)
+        if (c.type === 'memberOf' && (typeof c.expression !== 'string' || !c.expression)) throw invalid('A memberOf placement constraint needs an expression.')
+        if (c.type === 'distinctInstance' && c.expression !== undefined) throw invalid('A distinctInstance placement constraint takes no expression.')
+      }
       const overrides = (p.overrides ?? {}) as FakeTask['overrides']
       if (typeof overrides !== 'object') throw ser('Expected a structure for overrides')
       if (JSON.stringify(overrides).length > 8192) throw invalid('Container Overrides length must be at most 8192')
@@ -200,22 +215,27 @@ export function ecsOperations (m: Model, inject: EcsInjections): Record<string, 
         kind = providerName.startsWith('FARGATE') ? 'FARGATE' : 'EC2'
       }
       if (kind === 'FARGATE' && !awsvpc) throw invalid('Task definition does not support launch_type FARGATE.')
+      if (kind === 'FARGATE' && constraints.length) throw invalid('Placement constraints are not supported with FARGATE launch type.')
       if (kind !== 'FARGATE' && net?.awsvpcConfiguration?.assignPublicIp === 'ENABLED') throw invalid('Assign public IP is not supported for this launch type.')
 
       if (token !== undefined && idempotent.has(token)) return idempotent.get(token)
       const failure = inject.runTaskFailures.shift()
       let out: unknown
+      const live = cluster.instances.filter(x => !x.terminated)
+      // Instances every memberOf constraint admits; the others are reported as MEMBER failures.
+      const members = live.filter(inst => constraints.every(c => c.type !== 'memberOf' || memberOf(inst, c.expression as string)))
       if (failure) {
-        const instance = cluster.instances.find(i => !i.terminated)
+        const instance = live[0]
         out = { tasks: [], failures: [{ arn: instance?.containerInstanceArn ?? cluster.arn, ...failure }] }
+      } else if (kind !== 'FARGATE' && live.length > 0 && members.length === 0) {
+        out = { tasks: [], failures: live.map(inst => ({ arn: inst.containerInstanceArn, reason: 'MEMBER' })) }
       } else {
         const tasks: FakeTask[] = []
         for (let i = 0; i < count; i++) {
           let instance: Instance | undefined
           if (kind !== 'FARGATE') {
-            const live = cluster.instances.filter(x => !x.terminated)
-            if (live.length === 0) throw invalid('No Container Instances were found in your cluster.')
-            instance = live[cluster.rr++ % live.length]
+            if (members.length === 0) throw invalid('No Container Instances were found in your cluster.')
+            instance = members[cluster.rr++ % members.length]
           }
           tasks.push(await m.launch({
             cluster,

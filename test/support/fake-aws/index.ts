@@ -1,14 +1,15 @@
-// A wire-compatible fake of the AWS ECS (JSON 1.1) and EC2 (query/XML) APIs, as a real HTTP
-// server the real @aws-sdk clients reach through `endpoint`. Its tasks are real processes
+// A wire-compatible fake of the AWS ECS (JSON 1.1), EC2 and STS (query/XML) APIs, as a real
+// HTTP server the real @aws-sdk clients reach through `endpoint`. Its tasks are real processes
 // (examples/app/server.js) on real ports. It records every call, and can inject throttling,
-// 5xx, RunTask failures, crashes and instance reclaims.
+// 5xx, access denied, RunTask failures, crashes and instance reclaims.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { AwsFault, Model, newRequestId, type ContainerDef, type Delays, type FakeTask, type Instance, type TaskDef } from './model.js'
+import { ACCOUNT, AwsFault, Model, newRequestId, type ContainerDef, type Delays, type FakeTask, type Instance, type TaskDef } from './model.js'
 import { ecsOperations, type EcsInjections } from './ecs-api.js'
 import { EC2_VERSION, ec2ErrorXml, ec2Operations } from './ec2-api.js'
+import { STS_VERSION, stsErrorXml, stsOperations, type CallerIdentity } from './sts-api.js'
 
 export { AwsFault, type FakeTask, type Instance } from './model.js'
 
@@ -17,7 +18,7 @@ const EXAMPLE_APP = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '.
 export const ECS_TARGET_PREFIX = 'AmazonEC2ContainerServiceV20141113.'
 
 export interface Call {
-  service: 'ecs' | 'ec2'
+  service: 'ecs' | 'ec2' | 'sts'
   action: string
   params: any
   status: number
@@ -101,14 +102,21 @@ export class FakeAws {
   url = ''
   readonly calls: Call[] = []
   faults: Faults | undefined
-  /** Actions the caller's IAM policy does not allow (AccessDeniedException / UnauthorizedOperation). */
+  /**
+   * Actions the caller's IAM policy does not allow (AccessDeniedException / UnauthorizedOperation).
+   * 'TagResource' and 'PassRole' refuse a RunTask that would need them: one with tags, one
+   * of a task definition with a task or execution role.
+   */
   readonly denied = new Set<string>()
+  /** Who GetCallerIdentity says the caller is. */
+  identity: CallerIdentity = { arn: `arn:aws:sts::${ACCOUNT}:assumed-role/wakegate/test`, userId: 'AROAFAKEWAKEGATE00000:test', account: ACCOUNT }
   readonly inject: EcsInjections = { runTaskFailures: [] }
   readonly model: Model
   private readonly server: Server
   private readonly sockets = new Set<Socket>()
   private readonly ecs: ReturnType<typeof ecsOperations>
   private readonly ec2: ReturnType<typeof ec2Operations>
+  private readonly sts: ReturnType<typeof stsOperations>
   private eligible = 0
 
   constructor (opts: FakeAwsOptions = {}) {
@@ -126,6 +134,7 @@ export class FakeAws {
     for (const td of opts.taskDefinitions ?? [WEB_TASK_DEFINITION]) this.model.register(td as TaskDef)
     this.ecs = ecsOperations(this.model, this.inject)
     this.ec2 = ec2Operations(this.model)
+    this.sts = stsOperations(() => this.identity)
     this.server = createServer((req, res) => { this.handle(req, res).catch(err => this.send(res, 500, 'text/plain', String(err))) })
     this.server.on('connection', s => { this.sockets.add(s); s.once('close', () => this.sockets.delete(s)) })
   }
@@ -211,6 +220,8 @@ export class FakeAws {
     const target = req.headers['x-amz-target']
     if (req.method !== 'POST') { this.send(res, 405, 'text/plain', 'fake AWS: POST only'); return }
     if (typeof target === 'string') { this.handleEcs(req, res, target, body); return }
+    // EC2 and STS both speak the query protocol; the signature's scope says which is meant.
+    if (signedFor(req) === 'sts') { this.handleSts(req, res, body); return }
     this.handleEc2(req, res, body)
   }
 
@@ -234,9 +245,8 @@ export class FakeAws {
     } catch {
       return fail(new AwsFault('SerializationException', 'Request body is not a JSON object'))
     }
-    if (this.denied.has(action)) {
-      return fail(new AwsFault('AccessDeniedException', `User: arn:aws:sts::123456789012:assumed-role/wakegate/test is not authorized to perform: ecs:${action} because no identity-based policy allows the ecs:${action} action`))
-    }
+    const refused = this.refusal(action, params)
+    if (refused) return fail(new AwsFault('AccessDeniedException', `User: ${this.identity.arn} is not authorized to perform: ${refused.action} on resource: ${refused.resource} because no identity-based policy allows the ${refused.action} action`))
     const fault = this.faulty(action)
     if (fault === 'throttle') return fail(new AwsFault('ThrottlingException', 'Rate exceeded'))
     if (fault === 'server' && !this.faults?.afterEffect) return fail(new AwsFault('ServerException', 'Service Unavailable. Please try again later.', 500))
@@ -248,6 +258,50 @@ export class FakeAws {
       if (err instanceof AwsFault) return fail(err)
       fail(new AwsFault('ServerException', `fake: ${(err as Error).message}`, 500))
     })
+  }
+
+  /** The action IAM refuses for this call, if any: the action itself, or what RunTask needs besides. */
+  private refusal (action: string, params: any): { action: string, resource: string } | undefined {
+    const cluster = typeof params.cluster === 'string' && params.cluster ? params.cluster.replace(/^.*:cluster\//, '') : 'default'
+    const td = typeof params.taskDefinition === 'string' ? this.model.taskDef(params.taskDefinition) : undefined
+    if (this.denied.has(action)) {
+      // The resource IAM evaluated: the task definition for RunTask, the task for the calls on one.
+      const resource = action === 'RunTask' ? td?.taskDefinitionArn ?? this.model.arn(`task-definition/${params.taskDefinition}`)
+        : /^(StopTask|DescribeTasks)$/.test(action) ? this.model.arn(`task/${cluster}/*`) : '*'
+      return { action: `ecs:${action}`, resource }
+    }
+    if (action !== 'RunTask') return undefined
+    const role = [td?.taskRoleArn, td?.executionRoleArn].find((r): r is string => typeof r === 'string')
+    if (this.denied.has('PassRole') && role) return { action: 'iam:PassRole', resource: role }
+    // ECS authorizes tagging on create before it places anything.
+    if (this.denied.has('TagResource') && Array.isArray(params.tags) && params.tags.length) return { action: 'ecs:TagResource', resource: this.model.arn(`task/${cluster}/*`) }
+    return undefined
+  }
+
+  private handleSts (req: IncomingMessage, res: ServerResponse, body: string): void {
+    const requestId = newRequestId()
+    const form = new URLSearchParams(body)
+    const action = form.get('Action') ?? ''
+    const params = Object.fromEntries(form)
+    const fail = (f: AwsFault) => {
+      this.calls.push({ service: 'sts', action, params, status: f.status, error: f.type })
+      this.send(res, f.status, 'text/xml', stsErrorXml(f.type, f.message, requestId, f.status), requestId)
+    }
+    if (!String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded')) return fail(new AwsFault('InvalidParameterValue', 'expected a form-encoded body'))
+    if (form.get('Version') !== STS_VERSION) return fail(new AwsFault('InvalidParameterValue', `Version ${form.get('Version')} is not ${STS_VERSION}`))
+    const op = this.sts[action]
+    if (!op) return fail(new AwsFault('InvalidAction', `Could not find operation ${action} for version ${STS_VERSION}`))
+    const fault = this.faulty(action)
+    if (fault === 'throttle') return fail(new AwsFault('Throttling', 'Rate exceeded'))
+    if (fault === 'server') return fail(new AwsFault('InternalFailure', 'An internal error has occurred', 500))
+    try {
+      const xml = op(form, requestId)
+      this.calls.push({ service: 'sts', action, params, status: 200 })
+      this.send(res, 200, 'text/xml', xml, requestId)
+    } catch (err) {
+      if (err instanceof AwsFault) return fail(err)
+      fail(new AwsFault('InternalFailure', `fake: ${(err as Error).message}`, 500))
+    }
   }
 
   private handleEc2 (req: IncomingMessage, res: ServerResponse, body: string): void {

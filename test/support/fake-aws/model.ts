@@ -24,6 +24,8 @@ export interface Instance {
   privateIp: string
   cluster: string
   terminated: boolean
+  /** What memberOf placement constraints match (`attribute:ecs.os-type == linux`). */
+  attributes: Record<string, string>
 }
 
 export interface Cluster {
@@ -170,7 +172,9 @@ export class Model {
       ec2InstanceId: `i-0${hex(8)}`,
       privateIp: this.opts.loopbackAliases ? `127.0.${n}.1` : '127.0.0.1',
       cluster: c.name,
-      terminated: false
+      terminated: false,
+      // The built-in attributes every container instance reports; no custom ones.
+      attributes: { 'ecs.os-type': 'linux', 'ecs.cpu-architecture': 'x86_64', 'ecs.instance-type': 'm6i.large', 'ecs.availability-zone': `${this.opts.region}a`, 'ecs.ami-id': 'ami-0fake0000000000000' }
     }
     c.instances.push(inst)
     return inst
