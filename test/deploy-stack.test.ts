@@ -19,7 +19,7 @@ const synth = synthesize(app, stack)
 const synthMs = Math.round(performance.now() - started)
 t.teardown(() => rmSync(synth.directory, { recursive: true, force: true }))
 const tpl = Template.fromJSON(synth.template)
-const template = synth.template as { Parameters: Record<string, any>, Conditions: Record<string, any>, Resources: Record<string, any>, Outputs: Record<string, any> }
+const template = synth.template as { Parameters: Record<string, any>, Conditions: Record<string, any>, Resources: Record<string, any>, Mappings: Record<string, any>, Outputs: Record<string, any> }
 const resources = template.Resources
 
 /** The logical id of a construct's CloudFormation resource (its default child, or its only CfnResource). */
