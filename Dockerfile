@@ -29,7 +29,8 @@ COPY examples ./examples
 RUN mkdir -p /tmp/wakegate-tasks && chown node:node /tmp/wakegate-tasks
 USER node
 EXPOSE 8080 9090
-HEALTHCHECK --interval=30s --timeout=3s CMD ["node", "-e", "fetch('http://127.0.0.1:8080/__wakegate/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# Plain HTTP, or HTTPS under listen.tls (the certificate names the review hosts, not 127.0.0.1).
+HEALTHCHECK --interval=30s --timeout=3s CMD ["node", "-e", "const u='/__wakegate/healthz',ok=r=>{process.exit(r.statusCode===200?0:1)},no=()=>process.exit(1);require('http').get({host:'127.0.0.1',port:8080,path:u},ok).on('error',()=>require('https').get({host:'127.0.0.1',port:8080,path:u,rejectUnauthorized:false},ok).on('error',no))"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["node", "dist/cli.js"]
 CMD ["serve"]
