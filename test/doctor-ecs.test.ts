@@ -2,68 +2,15 @@
 // the task definition and its container port, reaching a running task, bridge address
 // lookups, the Fargate probe and per-SHA images, STS down and a missing cluster.
 // The healthy run, IAM refusals and the config: doctor.test.ts; GitHub and Redis: doctor-github.test.ts.
-import t, { type Test } from 'tap'
-import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { ECSClient, RunTaskCommand } from '@aws-sdk/client-ecs'
-import { ROOT, waitFor } from './support/harness.js'
-import { FakeAws, WEB_TASK_DEFINITION, useFakeAwsEnvironment, type FakeAwsOptions } from './support/fake-aws/index.js'
-import { ecsApp } from './support/fake-aws/app.js'
+import t from 'tap'
+import { WEB_TASK_DEFINITION, useFakeAwsEnvironment } from './support/fake-aws/index.js'
 import { freePortOn } from './support/fake-aws/model.js'
-import type { Check } from '../src/doctor/index.js'
+import { doctorRunner, ecsConfig, fakeAwsFor, runningTask } from './support/doctor.js'
 
 useFakeAwsEnvironment()
-const dir = mkdtempSync(join(tmpdir(), 'wakegate-doctor-'))
-t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-
-interface Run { code: number | null, out: string, err: string, checks: Check[], get: (id: string) => Check }
-
-/** `wakegate doctor -c <config> [--json]` in a child process (the fakes keep serving in this one). */
-async function doctor (config: unknown, opts: { json?: boolean, env?: Record<string, string> } = {}): Promise<Run> {
-  const file = join(dir, `c${Math.random().toString(36).slice(2)}.yaml`)
-  writeFileSync(file, typeof config === 'string' ? config : JSON.stringify(config))
-  const args = ['--import=tsx', join(ROOT, 'src/cli.ts'), 'doctor', ...(opts.env?.WAKEGATE_CONFIG_YAML ? [] : ['-c', file]), ...(opts.json === false ? [] : ['--json'])]
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', d => { out += d })
-  child.stderr.on('data', d => { err += d })
-  const code = await new Promise<number | null>(resolve => child.once('exit', resolve))
-  const checks: Check[] = opts.json === false ? [] : JSON.parse(out || '{"checks":[]}').checks
-  const get = (id: string) => {
-    const c = checks.find(x => x.id === id)
-    if (!c) throw new Error(`no check ${id} in: ${checks.map(x => x.id).join(', ')}\n${err}`)
-    return c
-  }
-  return { code, out, err, checks, get }
-}
-
-function config (fake: FakeAws, backend: Record<string, unknown> = {}, app: Record<string, unknown> = {}) {
-  return { log: { level: 'silent' }, apps: [ecsApp(fake, app, backend)] }
-}
-
-async function world (t: Test, opts: FakeAwsOptions = {}): Promise<FakeAws> {
-  const fake = await FakeAws.start(opts)
-  t.teardown(() => fake.close())
-  return fake
-}
-
-/** A RUNNING task of the example app, started as the gateway starts them. */
-async function runningTask (fake: FakeAws, taskDefinition = 'web'): Promise<string> {
-  const ecs = new ECSClient({ region: 'us-east-1', endpoint: fake.url })
-  const out = await ecs.send(new RunTaskCommand({
-    cluster: 'review',
-    taskDefinition,
-    startedBy: 'wakegate',
-    tags: [{ key: 'wakegate:app', value: 'example' }, { key: 'wakegate:pr', value: '1' }]
-  }))
-  ecs.destroy()
-  const arn = out.tasks![0].taskArn!
-  await waitFor(() => fake.task(arn).lastStatus === 'RUNNING', 10_000, 'the task to run')
-  return arn
-}
+const doctor = doctorRunner(t)
+const config = ecsConfig
+const world = fakeAwsFor
 
 t.test('the container maps no app port: the container check fails with its fix', async t => {
   const td = { ...WEB_TASK_DEFINITION, containerDefinitions: [{ ...WEB_TASK_DEFINITION.containerDefinitions[0], portMappings: [{ containerPort: 8080, hostPort: 0, protocol: 'tcp' }] }] }
