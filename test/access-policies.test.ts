@@ -160,6 +160,10 @@ t.test('a request another replica vouches for skips the gate; a forged or stale 
   const ok = await h.get('pr-1.review.test', '/', { [RELAYED_HEADER]: vouchers.vouch('10.9.9.9')! })
   t.equal(ok.status, 200)
   t.notOk(seen(ok.body).headers[RELAYED_HEADER], 'the voucher is not forwarded to the app')
+  // The relaying replica wrote X-Forwarded-* from the client's connection (here: over TLS).
+  const relayed = seen((await h.get('pr-1.review.test', '/', { [RELAYED_HEADER]: vouchers.vouch('10.9.9.9')!, 'x-forwarded-for': '10.9.9.9', 'x-forwarded-proto': 'https' })).body).headers
+  t.equal(relayed['x-forwarded-proto'], 'https', "the client's scheme reaches the app through the relay")
+  t.match(relayed['x-forwarded-for'], /^10\.9\.9\.9, /, "the client's address first, the relay's hop after it")
   const forged = new RelayVouchers([Buffer.from('b'.repeat(64), 'hex')]).vouch('10.9.9.9')!
   t.equal((await h.get('pr-1.review.test', '/', { [RELAYED_HEADER]: forged })).status, 403, 'signed with another key')
   t.equal((await h.get('pr-1.review.test', '/', { [RELAYED_HEADER]: vouchers.vouch('10.9.9.9', Date.now() - 120_000)! })).status, 403, 'too old')

@@ -10,6 +10,10 @@ import { derivedKey } from './keys.js'
 import { removeHeader } from './gate.js'
 
 export const RELAYED_HEADER = 'x-wakegate-relayed'
+
+/** On a request whose voucher was redeemed: the client address the relaying replica vouched for. */
+export const RELAYED_FROM = Symbol('wakegate.relayedFrom')
+export type Relayed = IncomingMessage & { [RELAYED_FROM]?: string }
 const MAX_AGE_MS = 60_000
 
 export class RelayVouchers {

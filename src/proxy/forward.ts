@@ -10,6 +10,7 @@ import type { Upstream } from './upstream.js'
 import type { UpstreamConnection } from './upstream-connection.js'
 import { requestHead } from './headers.js'
 import { isNavigation } from './clients.js'
+import { RELAYED_FROM, type Relayed } from '../access/relayed.js'
 
 export interface ForwardHost {
   /** Extra response headers every proxied response carries (X-Robots-Tag). */
@@ -99,7 +100,9 @@ export class Forward implements Exchange {
       remoteAddress: sock.remoteAddress ?? '',
       proto: (sock as { encrypted?: boolean }).encrypted ? 'https' : 'http',
       host: req.headers.host ?? '',
-      append: host.appendForwarded
+      // A request another replica relayed carries the X-Forwarded-* it wrote from the
+      // client's own connection (address, https): kept, with the relay's hop appended.
+      append: host.appendForwarded || (req as Relayed)[RELAYED_FROM] !== undefined
     }, this)
     this.body = this.bodyKind !== BODY_NONE
     this.headRequest = method === 'HEAD'

@@ -21,7 +21,7 @@ import type { Upstream } from './upstream.js'
 import { createAccess, type Access } from '../access/index.js'
 import type { Refusal } from '../access/gate.js'
 import { AUTH_PREFIX } from '../access/signin.js'
-import { RELAYED_HEADER } from '../access/relayed.js'
+import { RELAYED_FROM, RELAYED_HEADER, type Relayed } from '../access/relayed.js'
 import { OAUTH_START } from '../access/relay.js'
 import { neutralPage } from './pages.js'
 import type { HostMatch } from '../routing/router.js'
@@ -39,10 +39,6 @@ export interface GatewayCounters {
   /** Responses cut mid-body (upstream idle timeout, reset, broken framing). */
   responsesCut: number
 }
-
-/** The client address another replica vouched for. */
-const RELAYED_FROM = Symbol('wakegate.relayedFrom')
-type Relayed = IncomingMessage & { [RELAYED_FROM]?: string }
 
 export class Gateway implements ForwardHost {
   readonly router: HostRouter
