@@ -89,6 +89,13 @@ export async function main (argv: string[]): Promise<number> {
       for (const app of config.apps) {
         process.stdout.write(`  app ${app.name}: ${app.host} → ${app.backend.kind} backend, port ${app.port}, idle ${app.idleTimeout / 1000}s, ${app.prs.length} known PRs${app.anyPr ? ' (any PR)' : ''}\n`)
       }
+      const tls = config.listen.tls
+      if (tls) {
+        // Already read and checked while loading; shown so a renewal can be confirmed.
+        const { loadKeyPair, describeCert } = await import('./proxy/tls.js')
+        const c = describeCert(loadKeyPair(tls).cert)
+        process.stdout.write(`  tls: ${c.subject} (${c.names}), expires ${c.notAfter}${tls.redirectPort !== undefined ? `, http → https on port ${tls.redirectPort}` : ''}${tls.hsts ? ', HSTS on' : ''}\n`)
+      }
       if (config.github) {
         const { githubSummary } = await import('./github/cli.js')
         process.stdout.write(githubSummary(config))

@@ -225,6 +225,7 @@ t.test('check-config: bad certificate files exit 2 naming the field', async t =>
   }
   const ok = check('    certFile: cert.pem\n    keyFile: key.pem\n')
   t.equal(ok.code, 0, `paths relative to the config file: ${ok.err}`)
+  t.match(ok.out, /^ {2}tls: CN=wakegate test one \(DNS:.*\), expires \d{4}-\d\d-\d\dT/m, 'the certificate in use is summarised')
 
   const cases: Array<[string, string, RegExp]> = [
     ['missing cert file', '    certFile: nope.pem\n    keyFile: key.pem\n', /listen\.tls\.certFile: cannot read .*nope\.pem: ENOENT/],
