@@ -3,6 +3,7 @@
 //
 //   npm run bench                          everything (about 10 minutes)
 //   npm run bench -- --only throughput,wake   some sections
+//   npm run bench -- --only tls              HTTPS (listen.tls) against nginx, handshakes, certificate swaps
 //   npm run bench -- --quick               smoke run: 1 round of 2 s, fewer wakes
 //   npm run bench -- --rounds 5 --duration 8 --connections 50 --autocannon
 //   npm run bench -- --only throughput --baseline HEAD~3   that revision measured beside this tree
@@ -25,9 +26,10 @@ import { clusterSection } from './sections/cluster.js'
 import { micro } from './sections/micro.js'
 import { replicas } from './sections/replicas.js'
 import { access } from './sections/access.js'
+import { tlsSection } from './sections/tls.js'
 
 const SECTIONS: Record<string, (ctx: Context) => Promise<SectionResult>> = {
-  throughput, bodies, websocket, wake, storm, scale, cluster: clusterSection, replicas, access, micro
+  throughput, bodies, websocket, wake, storm, scale, cluster: clusterSection, replicas, access, tls: tlsSection, micro
 }
 
 function machine () {
@@ -56,8 +58,8 @@ async function main () {
   const selected = only.filter(s => !skip.has(s))
   const pinning = detectPinning()
   pinSelf()
-  const needsLoad = selected.some(s => s === 'throughput' || s === 'bodies' || s === 'cluster' || s === 'replicas' || s === 'websocket' || s === 'access')
-  const tools = needsLoad ? prepareTools({ forceAutocannon: values.autocannon, nginx: ['throughput', 'bodies', 'websocket'].some(x => selected.includes(x)) }) : { loader: 'autocannon' as const, nginx: null, notes: [] }
+  const needsLoad = selected.some(s => s === 'throughput' || s === 'bodies' || s === 'cluster' || s === 'replicas' || s === 'websocket' || s === 'access' || s === 'tls')
+  const tools = needsLoad ? prepareTools({ forceAutocannon: values.autocannon, nginx: ['throughput', 'bodies', 'websocket', 'tls'].some(x => selected.includes(x)) }) : { loader: 'autocannon' as const, nginx: null, notes: [] }
   const ctx: Context = {
     tools,
     pinning,

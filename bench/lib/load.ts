@@ -155,11 +155,49 @@ async function runWrk (o: LoadOptions): Promise<LoadResult> {
 /** A fixed offered rate (open-loop.mjs): latency from when each request was due. */
 async function runOpenLoop (o: LoadOptions): Promise<LoadResult> {
   if (o.uploadBytes) throw new Error('the open-loop generator sends GETs only')
+  if (o.url.startsWith('https:')) throw new Error('the open-loop generator speaks plain HTTP only')
   const script = join(dirname(fileURLToPath(import.meta.url)), 'open-loop.mjs')
   const spec = { url: o.url, host: o.host, headers: o.headers, rate: o.rate, duration: o.duration, connections: o.connections }
   const r = await collect(process.execPath, [script, JSON.stringify(spec)], (o.duration + 30) * 1000)
   const j = JSON.parse(r.out) as { rps: number, p50: number, p99: number, requests: number, errors: number, non2xx: number }
   return { ...j, bytesPerSec: 0, loaderCpuMs: r.cpuMs }
+}
+
+export interface HandshakeOptions {
+  port: number
+  /** SNI name and Host header. */
+  host: string
+  path?: string
+  /** In flight at once (as many new connections as the server takes), or the bound under `rate`. */
+  connections: number
+  /** seconds */
+  duration: number
+  /** New connections per second offered, instead of as many as the server takes. */
+  rate?: number
+  /** Verify the server's certificate against this CA (PEM) and count the serials served. */
+  ca?: string
+}
+
+export interface HandshakeResult extends LoadResult {
+  /** Connections whose TLS handshake failed (refused, reset, certificate not trusted). */
+  handshakeErrors: number
+  /** Connections completed, the unmeasured first half second included. */
+  total: number
+  /** Handshakes that resumed a session: 0 unless the server resumes unasked. */
+  resumed: number
+  /** Connections per serial of the certificate served (with `ca`). */
+  serials: Record<string, number>
+  /** Failures by error code. */
+  codes: Record<string, number>
+  /** Connections per TLS version. */
+  versions: Record<string, number>
+}
+
+/** New TLS connections, each a full handshake and one request (handshakes.mjs). */
+export async function runHandshakes (o: HandshakeOptions): Promise<HandshakeResult> {
+  const script = join(dirname(fileURLToPath(import.meta.url)), 'handshakes.mjs')
+  const r = await collect(process.execPath, [script, JSON.stringify(o)], (o.duration + 30) * 1000)
+  return { ...JSON.parse(r.out) as Omit<HandshakeResult, 'bytesPerSec' | 'loaderCpuMs'>, bytesPerSec: 0, loaderCpuMs: r.cpuMs }
 }
 
 async function runAutocannon (o: LoadOptions): Promise<LoadResult> {

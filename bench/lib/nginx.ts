@@ -1,13 +1,20 @@
 // nginx as the reference proxy: one worker, proxy_pass to an upstream block with a
 // keepalive pool, the same forwarding headers wakegate sets. Config, pid file, logs and temp
 // dirs live in a temp dir; it runs in the foreground (`-g 'daemon off;'`).
+// With `tls` it terminates TLS with that certificate and key (TLS 1.2 and 1.3, nginx's default
+// ciphers, session cache and tickets) and proxies over plain HTTP to the same keepalive pool.
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort, startCommand, type Server } from './proc.js'
 
-export async function startNginx (bin: string, upstreamPort: number, opts: { websocket?: boolean } = {}): Promise<Server> {
+export interface NginxTls {
+  certFile: string
+  keyFile: string
+}
+
+export async function startNginx (bin: string, upstreamPort: number, opts: { websocket?: boolean, tls?: NginxTls } = {}): Promise<Server> {
   const dir = mkdtempSync(join(tmpdir(), 'wakegate-nginx-'))
   const port = await freePort()
   const built = spawnSync(bin, ['-V'], { encoding: 'utf8' }).stderr ?? ''
@@ -28,7 +35,10 @@ ${temp}
     keepalive 128;
   }
   server {
-    listen 127.0.0.1:${port};
+    listen 127.0.0.1:${port}${opts.tls ? ' ssl' : ''};${opts.tls ? `
+    ssl_certificate ${opts.tls.certFile};
+    ssl_certificate_key ${opts.tls.keyFile};
+    ssl_protocols TLSv1.2 TLSv1.3;` : ''}
     location / {
       proxy_pass http://app;
       proxy_http_version 1.1;

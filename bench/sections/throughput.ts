@@ -14,6 +14,8 @@ export interface Target {
   path?: string
   /** More request headers the load generator sends to this target (a cookie, say). */
   headers?: Record<string, string>
+  /** https: the target terminates TLS (the load generator does not verify its certificate). */
+  scheme?: 'http' | 'https'
 }
 
 export interface ThroughputRow {
@@ -50,7 +52,7 @@ export async function interleaved (ctx: Context, targets: Target[], opts: RunOpt
   const cpu = new Map<string, number[]>(targets.map(t => [t.name, []]))
   const rss = new Map<string, number>(targets.map(t => [t.name, 0]))
   for (const t of targets) {
-    await runLoad(ctx.tools, { url: `http://127.0.0.1:${t.server.port}${t.path ?? path}`, host: HOST, headers: t.headers, connections: ctx.connections, duration: opts.warmup ?? (ctx.quick ? 1 : 2), uploadBytes: opts.uploadBytes, rate: opts.rate })
+    await runLoad(ctx.tools, { url: `${t.scheme ?? 'http'}://127.0.0.1:${t.server.port}${t.path ?? path}`, host: HOST, headers: t.headers, connections: ctx.connections, duration: opts.warmup ?? (ctx.quick ? 1 : 2), uploadBytes: opts.uploadBytes, rate: opts.rate })
   }
   for (let r = 1; r <= ctx.rounds; r++) {
     const shift = opts.rotate ? (r - 1) % targets.length : 0
@@ -60,7 +62,7 @@ export async function interleaved (ctx: Context, targets: Target[], opts: RunOpt
       const res = await undisturbed(ctx.duration, async () => {
         const before = cpuMs(t.server.pid)
         const sampler = sampleRss(t.server.pid)
-        const r = await runLoad(ctx.tools, { url: `http://127.0.0.1:${t.server.port}${t.path ?? path}`, host: HOST, headers: t.headers, connections: ctx.connections, duration: ctx.duration, uploadBytes: opts.uploadBytes, rate: opts.rate })
+        const r = await runLoad(ctx.tools, { url: `${t.scheme ?? 'http'}://127.0.0.1:${t.server.port}${t.path ?? path}`, host: HOST, headers: t.headers, connections: ctx.connections, duration: ctx.duration, uploadBytes: opts.uploadBytes, rate: opts.rate })
         peak = sampler.stop()
         used = cpuMs(t.server.pid) - before
         return r

@@ -8,10 +8,13 @@
 //   redis?: { url, keyPrefix }     a replica on the redis store; it leads when it is the first
 //   access?: {}, appAccess?: {}    the top-level access section and the app's policy
 //   public?: {}, limits?: {}       the public and limits sections (e.g. limits: { wakesPerMinute: 0 })
+//   tls?: {}                       listen.tls (certFile, keyFile, reloadInterval, …): the public listener over HTTPS
 // }
 // Sections absent from the spec are left out of the config, so a build from before they
 // existed (--baseline) still accepts it.
-// Talks to the runner over IPC: { cmd: 'stats' | 'sleep' | 'wake', pr? } → reply with { id, … }.
+// Talks to the runner over IPC: { cmd: 'stats' | 'sleep' | 'wake', pr? } → reply with { id, … };
+// under tls, stats also gives the serial of the certificate in use and how many were applied
+// and refused.
 // With workers > 1 this process is the cluster primary; the workers run dist/cluster/worker-main.js.
 import { fileURLToPath } from 'node:url'
 import { request } from 'node:http'
@@ -58,7 +61,7 @@ async function main () {
   const { validateConfig } = await dist('config/load.js')
   const { createBackend } = await dist('backends/index.js')
   const config = validateConfig({
-    listen: { host: '127.0.0.1', port: spec.port ?? 0 },
+    listen: { host: '127.0.0.1', port: spec.port ?? 0, ...(spec.tls ? { tls: spec.tls } : {}) },
     admin: { enabled: false },
     log: { level: process.env.WAKEGATE_BENCH_LOG ?? 'warn' },
     ...(spec.workers ? { workers: spec.workers } : {}),
@@ -87,7 +90,7 @@ async function main () {
     : new FixedBackend(spec.routes)
   const backends = new Map([['bench', backend]])
 
-  let manager, url, close, gateway
+  let manager, url, close, gateway, certs
   if (spec.redis) {
     // A replica: the hot path reads its mirror; the leader (this one, or the first) wakes.
     const { startReplica } = await dist('replicas/replica.js')
@@ -108,6 +111,7 @@ async function main () {
     await wg.listen()
     manager = wg.manager
     gateway = wg.gateway
+    certs = wg.listener?.certs
     url = wg.url
     close = () => wg.close()
   }
@@ -123,8 +127,22 @@ async function main () {
     while (await status() !== 200) await new Promise(resolve => setTimeout(resolve, 50))
   }
 
+  // Certificates taken into use after the first (a swap of listen.tls's files applied), and
+  // changed files refused as no usable pair (read between the certificate's rename and the
+  // key's, say; the watcher's notApplied, wrapped where a build has it).
+  let certsApplied = 0
+  let certsRefused = 0
+  if (certs) {
+    const next = certs.onApplied
+    certs.onApplied = pair => { certsApplied++; next?.(pair) }
+    if (typeof certs.notApplied === 'function') {
+      const refuse = certs.notApplied.bind(certs)
+      certs.notApplied = err => { certsRefused++; refuse(err) }
+    }
+  }
+
   const handlers = {
-    stats: ({ pr }) => !manager ? { rss: process.memoryUsage().rss } : ({ starts: manager.counters.starts, backendStarts: backend.starts, rss: process.memoryUsage().rss, readyAt: pr ? envOf(pr)?.readyAt : undefined, requests: gateway?.counters.requests, gated: gateway?.gated, gate: gateway?.access?.gate.counters }),
+    stats: ({ pr }) => !manager ? { rss: process.memoryUsage().rss } : ({ starts: manager.counters.starts, backendStarts: backend.starts, rss: process.memoryUsage().rss, readyAt: pr ? envOf(pr)?.readyAt : undefined, requests: gateway?.counters.requests, gated: gateway?.gated, gate: gateway?.access?.gate.counters, ...(certs ? { certSerial: certs.pair.cert.serialNumber, certsApplied, certsRefused } : {}) }),
     wake: async ({ pr }) => { await manager.wake(envOf(pr), 'bench'); return {} },
     sleep: async ({ pr }) => {
       const env = envOf(pr)
