@@ -12,7 +12,7 @@ import { MemoryStore } from './stores/memory.js'
 import { EnvManager } from './lifecycle/manager.js'
 import { Reconciler } from './lifecycle/reconcile.js'
 import { Gateway } from './proxy/gateway.js'
-import { closePublicServer, createPublicServer, listenRedirect, listenerUrl, type PublicServer } from './proxy/listener.js'
+import { addressUrl, closePublicServer, createPublicServer, listenRedirect, listenerUrl, type PublicServer } from './proxy/listener.js'
 import { replyError } from './proxy/error-response.js'
 import { createAdmin } from './admin/server.js'
 import { createMetrics } from './admin/metrics.js'
@@ -127,11 +127,10 @@ export async function createWakegate (config: ResolvedConfig, opts: WakegateOpti
       await publicApp.listen({ host: config.listen.host, port: config.listen.port, listenTextResolver: address => `Server listening at ${address.replace(/^http:/, scheme)}` })
       wg.url = listenerUrl(pub)
       const r = await listenRedirect(pub, config.listen.host, config.public.port)
-      if (r) wg.redirectUrl = `http://${r.family === 'IPv6' ? `[${r.address}]` : r.address}:${r.port}`
+      if (r) wg.redirectUrl = addressUrl('http', r)
       if (adminApp) {
         await adminApp.listen({ host: config.admin.host, port: config.admin.port })
-        const b = adminApp.server.address() as AddressInfo
-        wg.adminUrl = `http://${b.family === 'IPv6' ? `[${b.address}]` : b.address}:${b.port}`
+        wg.adminUrl = addressUrl('http', adminApp.server.address() as AddressInfo)
       }
       listening = true
       log.info({ url: wg.url, redirect: wg.redirectUrl, admin: wg.adminUrl, apps: config.apps.map(a => `${a.name} → ${a.host}`) }, 'wakegate listening')

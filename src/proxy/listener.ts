@@ -93,10 +93,14 @@ export async function listenRedirect (pub: PublicServer, host: string, publicPor
   return pub.redirect?.listen(host, publicPort ?? (pub.server.address() as AddressInfo).port)
 }
 
-/** http:// or https:// and the address of a bound listener. */
+/** scheme://address:port of a bound listener (IPv6 addresses in brackets). */
+export function addressUrl (scheme: 'http' | 'https', a: AddressInfo): string {
+  return `${scheme}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`
+}
+
+/** http:// or https:// and the address of the bound public listener. */
 export function listenerUrl (pub: PublicServer): string {
-  const a = pub.server.address() as AddressInfo
-  return `${pub.certs ? 'https' : 'http'}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`
+  return addressUrl(pub.certs ? 'https' : 'http', pub.server.address() as AddressInfo)
 }
 
 function bodyExpected (req: IncomingMessage): boolean {

@@ -24,6 +24,7 @@ import { RedisStore } from '../stores/redis.js'
 import { createWakegate, type Wakegate } from '../server.js'
 import { Hub, type Peer, type PeerState } from '../cluster/hub.js'
 import { MirrorGateway } from '../cluster/mirror-gateway.js'
+import { addressUrl } from '../proxy/listener.js'
 import type { ToPrimary, ToWorker } from '../cluster/protocol.js'
 import { createLogger } from '../log.js'
 import { restoreEnvs } from './restore.js'
@@ -96,7 +97,7 @@ export class Replica {
     await Promise.race([this.store.ready?.().catch(() => {}), new Promise<void>(resolve => { timer = setTimeout(resolve, 5_000) })])
     clearTimeout(timer)
     const a = await this.mg.listen(this.config.listen.host, this.config.listen.port)
-    this.url = `${this.config.listen.tls ? 'https' : 'http'}://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`
+    this.url = addressUrl(this.config.listen.tls ? 'https' : 'http', a)
     const every = Math.max(50, Math.floor(this.sc.leaseTtl / 3))
     this.timers.push(setInterval(() => { void this.tick() }, every))
     this.timers.push(setInterval(() => this.resync(), this.sc.resyncInterval))
