@@ -43,6 +43,26 @@ t.test('a body that stops after the response began: the connection is closed, no
   t.ok(conn.closed, 'the upstream exchange was aborted')
 })
 
+t.test('a stalled gateway is not a silent client: bytes sent during the stall keep the body alive', async t => {
+  const { h, up } = await recordingGateway(t, (conn) => {
+    if (conn.data.endsWith('\r\n\r\nabcdefghij')) conn.sock.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok')
+  }, { clientBodyTimeout: '300ms' })
+  const c = await rawClient(h.port)
+  c.sock.write(HEAD + 'abc')
+  await waitFor(() => up.connections()[0]?.data.endsWith('abc'), 3000, 'upstream got the first bytes')
+  c.sock.write('defg')
+  // Block this process (gateway and client alike) past the body timeout: the timer is due
+  // before the loop gets to read "defg".
+  const until = Date.now() + 600
+  while (Date.now() < until) { /* stall */ }
+  await new Promise(resolve => setTimeout(resolve, 150))
+  c.sock.write('hij')
+  await c.until(s => s.includes('\r\n\r\nok'))
+  const [res] = parseResponses(c.text())
+  t.equal(res?.status, 200, 'answered by the app, not 408')
+  t.match(up.connections()[0]?.data, /\r\n\r\nabcdefghij$/, 'the whole body reached the upstream')
+})
+
 t.test('bodies held while the env wakes are not timed out', async t => {
   // The app turns ready after 1.5 s: three body timeouts of holding.
   const h = await startGateway(testConfig({ proxy: { clientBodyTimeout: '500ms' } }, [exampleApp({ env: { READY_AFTER_MS: '1500' } })]))

@@ -117,6 +117,17 @@ function onSocketTimeout (sock: BodySocket, ms: number, gateway: Gateway): void 
   if (req.complete) { sock[kBody] = undefined; sock.setTimeout(0); return }
   // Not reading the body (held, queued, or the app reads slowly): the wait is ours.
   if (req.readableFlowing !== true) { sock.setTimeout(ms); return }
+  // After a stalled event loop, timers run before the poll phase reads what the client sent
+  // meanwhile: look again once pending reads are in (setImmediate runs after the poll).
+  const read = sock.bytesRead
+  setImmediate(() => {
+    if (sock.destroyed || sock[kBody] !== res) return
+    if (sock.bytesRead !== read || req.complete || req.readableFlowing !== true) { sock.setTimeout(ms); return }
+    giveUp(sock, res, ms, gateway)
+  })
+}
+
+function giveUp (sock: BodySocket, res: ServerResponse, ms: number, gateway: Gateway): void {
   sock[kBody] = undefined
   if (res.headersSent) { sock.destroy(); return }
   gateway.sendError(res, 'WAKEGATE_REQUEST_TIMEOUT', `no request body received for ${formatDuration(ms)}`, { connection: 'close' })
