@@ -19,8 +19,9 @@ type Problem = { path: string, message: string }
 const PROXY_DURATIONS = ['queueTimeout', 'headersTimeout', 'upstreamIdleTimeout', 'clientHeaderTimeout', 'clientBodyTimeout', 'keepAliveTimeout', 'shutdownGrace'] as const
 type ProxyDuration = typeof PROXY_DURATIONS[number]
 
-export interface AppConfig extends Omit<AppInput, 'idleTimeout' | 'holdTimeout' | 'startTimeout' | 'failureBackoff' | 'drainTimeout' | 'drainRequestTimeout' | 'backend' | 'prs'> {
+export interface AppConfig extends Omit<AppInput, 'idleTimeout' | 'streamQuietTimeout' | 'holdTimeout' | 'startTimeout' | 'failureBackoff' | 'drainTimeout' | 'drainRequestTimeout' | 'backend' | 'prs'> {
   idleTimeout: number
+  streamQuietTimeout: number
   drainTimeout: number
   drainRequestTimeout: number
   holdTimeout: number
@@ -219,6 +220,7 @@ export function validateConfig (input: unknown, env: NodeJS.ProcessEnv = process
     apps: cfg.apps.map(app => ({
       ...app,
       idleTimeout: parseDuration(app.idleTimeout),
+      streamQuietTimeout: parseDuration(app.streamQuietTimeout),
       holdTimeout: parseDuration(app.holdTimeout),
       startTimeout: parseDuration(app.startTimeout),
       failureBackoff: parseDuration(app.failureBackoff),

@@ -203,6 +203,7 @@ export const App = Type.Object({
   health: Health,
   env: Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String(), { default: {}, description: 'Env vars for the task; {pr}, {branch}, {sha}, {app} are substituted' }),
   idleTimeout: Duration('Stop an environment after this long without activity', '15m'),
+  streamQuietTimeout: Duration('An open WebSocket or event stream whose only traffic is heartbeats (pings, keep-alive messages) stops counting as activity after this', '10m'),
   holdTimeout: Duration('How long non-browser requests are held while waking', '60s'),
   startTimeout: Duration('Give up on a wake after this long', '5m'),
   failureBackoff: Duration('After a failed wake, wait this long before a request may retry', '30s'),

@@ -33,6 +33,9 @@ export function wakeWaiters (): WakeWaiters {
   return { promise, resolve, reject }
 }
 
+/** Why an env was put to sleep: see Env.sleptBy. */
+export type SleepBy = '' | 'operator' | 'schedule' | 'policy'
+
 /** Who asked for a wake: nobody (a warm start), some request, or a page load among them. */
 export type ColdBy = false | 'request' | 'navigation'
 
@@ -95,7 +98,18 @@ export class Env {
   /** Open WebSocket and other long streams. */
   streams = 0
   inflight = 0
+  /** Last human activity (a reviewer's request, or real traffic on an open stream); machines never move it. */
   lastSeen: number
+  /** Last real (non-heartbeat) traffic on any open stream of this env: open streams count as activity until streamQuietTimeout after it. */
+  streamActiveAt = 0
+  /**
+   * Who put the env to sleep last: an operator, a schedule or a policy (idle, caps, TTL). Such
+   * an env is not woken by a reconnecting WebSocket or event stream, only by a navigation or
+   * an API request; '' when it was not put to sleep (never ran, task lost, woken since).
+   */
+  sleptBy: SleepBy = ''
+  /** Until this time (ms) the env is not stopped for idleness (admin keep-awake, a warm-up). 0: none. */
+  keepAwakeUntil = 0
   createdAt: number
   wake: WakeWaiters | null = null
   readonly listeners = new Set<EnvListener>()

@@ -425,9 +425,16 @@ export class EnvManager extends EventEmitter implements EnvDirectory {
   reap (now = Date.now()): void {
     for (const env of this.active) {
       if (env.state !== 'running') continue
-      if (env.inflight > 0 || env.streams > 0) { env.lastSeen = now; continue }
-      if (now - env.lastSeen >= env.app.config.idleTimeout) this.apply(env, { type: 'idle' })
+      // In-flight requests and streams with real traffic lately are activity; heartbeats are not.
+      if (env.inflight > 0 || (env.streams > 0 && now - env.streamActiveAt < env.app.config.streamQuietTimeout)) { env.lastSeen = now; continue }
+      if (env.keepAwakeUntil > now) continue
+      if (now - env.lastSeen >= this.idleTimeoutFor(env, now)) this.apply(env, { type: 'idle' })
     }
+  }
+
+  /** The idle timeout that applies to `env` now. */
+  idleTimeoutFor (env: Env, _now: number): number {
+    return env.app.config.idleTimeout
   }
 
   private emitEvent (e: EnvEvent): void { this.emit('event', e) }
