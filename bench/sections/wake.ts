@@ -1,11 +1,13 @@
 // 4. Wake overhead: a local-backend app whose /healthz turns healthy at a moment it reports
 // (x-healthy-at); the time from that moment to the first proxied byte at the client is what
-// wakegate adds to a wake (probe schedule, hand-off to held requests, first forward).
+// wakegate adds to a wake (probe schedule, hand-off to held requests, first forward). Then
+// the same per phase, on the local backend and on the ECS fake (wake-phases.ts).
 import { join } from 'node:path'
 import { request, Agent } from 'undici'
 import { startNode, type Server } from '../lib/proc.js'
 import { summarize, percentile, table, fmtMs, round } from '../lib/stats.js'
 import { ROOT, SERVERS, type Context, type SectionResult } from '../lib/context.js'
+import { wakePhases } from './wake-phases.js'
 
 const APP = join(ROOT, 'bench', 'apps', 'timed-app.mjs')
 export const TIMED_APP_COMMAND = `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(APP)}`
@@ -44,6 +46,9 @@ export async function wake (ctx: Context): Promise<SectionResult> {
       ctx.log(`  wake ${i + 1}/${wakes}: healthy → first byte ${fmtMs(firstByte - healthyAt)}, request → first byte ${fmtMs(firstByte - t0)}`)
     }
     const o = summarize(overhead)
+    await wg.stop()
+    servers.pop()
+    const phases = await wakePhases(ctx).catch(err => ({ skipped: `failed: ${(err as Error).stack ?? err}` }))
     const text = [
       table([
         [`${wakes} wakes, local backend`, 'median', 'p90', 'max'],
@@ -52,13 +57,15 @@ export async function wake (ctx: Context): Promise<SectionResult> {
         ['x-wakegate-cold-start (gateway view)', fmtMs(summarize(reported).median), fmtMs(percentile(reported, 90)), fmtMs(Math.max(...reported))]
       ]),
       '',
-      `wake overhead median ${fmtMs(o.median)}: target ≤ 60 ms ${o.median <= 60 ? 'ok' : 'ABOVE TARGET'} (app healthy 300–1300 ms after start, at random)`
+      `wake overhead median ${fmtMs(o.median)}: target ≤ 60 ms ${o.median <= 60 ? 'ok' : 'ABOVE TARGET'} (app healthy 300–1300 ms after start, at random)`,
+      '',
+      'skipped' in phases ? `wake overhead per phase: skipped (${phases.skipped})` : phases.text
     ].join('\n')
     return {
       id: 'wake',
       title: '4. Wake overhead: task healthy → first proxied byte',
       text,
-      data: { wakes, overheadMs: o, overheadP90: round(percentile(overhead, 90)), wholeWakeMs: summarize(total), reportedColdStartMs: summarize(reported) }
+      data: { wakes, overheadMs: o, overheadP90: round(percentile(overhead, 90)), wholeWakeMs: summarize(total), reportedColdStartMs: summarize(reported), phases: 'skipped' in phases ? phases : phases.runs }
     }
   } finally {
     await agent.close()

@@ -39,7 +39,26 @@ interface LocalTask {
   stopping: boolean
   spawnError?: string
   exit: Promise<void>
+  /** When the process was spawned and when its port first accepted a connection (ms): the wake's start phase. */
+  spawnedAt: number
+  listeningAt?: number
 }
+
+/** True once something accepts TCP connections on 127.0.0.1:port. */
+function accepts (port: number): Promise<boolean> {
+  return new Promise(resolve => {
+    const sock = connect({ host: '127.0.0.1', port })
+    sock.setTimeout(1000, () => { sock.destroy(); resolve(false) })
+    sock.once('connect', () => { sock.destroy(); resolve(true) })
+    sock.once('error', () => resolve(false))
+  })
+}
+
+/**
+ * How long the listening watch looks for a task's port: past any start timeout, a task that
+ * never listens has been stopped as failed long before.
+ */
+const WATCH_LIMIT_MS = 15 * 60_000
 
 /** Every live process group, so a crashing gateway still kills them on the way out. */
 const liveGroups = new Set<number>()
@@ -213,7 +232,7 @@ export class LocalBackend implements Backend {
     } finally {
       closeSync(out)
     }
-    const task: LocalTask = { ref, child, port, logFile, exited: false, exitCode: null, signal: null, stopping: false, exit: Promise.resolve() }
+    const task: LocalTask = { ref, child, port, logFile, exited: false, exitCode: null, signal: null, stopping: false, exit: Promise.resolve(), spawnedAt: Date.now() }
     task.exit = new Promise<void>(resolve => {
       child.once('exit', (code, signal) => {
         task.exited = true
@@ -239,7 +258,23 @@ export class LocalBackend implements Backend {
       child.stdin.on('error', () => {}) // a task that exits at once closes its end first
       child.stdin.end('go\n')
     }
+    void this.watchListening(task)
     return ref
+  }
+
+  /**
+   * Notes when the task's port first accepts a connection (the end of its start phase),
+   * trying every 5 ms at first and then every 25 ms: this costs a refused loopback connect
+   * per try while the app boots, and nothing once it listens or exits.
+   */
+  private async watchListening (t: LocalTask): Promise<void> {
+    let delay = 5
+    while (t.listeningAt === undefined && !t.exited && !t.stopping && Date.now() - t.spawnedAt < WATCH_LIMIT_MS) {
+      const at = Date.now()
+      if (await accepts(t.port)) { t.listeningAt ??= at; return }
+      await new Promise(resolve => setTimeout(resolve, delay).unref())
+      delay = Math.min(25, delay * 1.5)
+    }
   }
 
   async describe (refs: TaskRef[]): Promise<TaskStatus[]> {
@@ -247,7 +282,7 @@ export class LocalBackend implements Backend {
       const t = this.tasks.get(ref.id)
       if (!t) return this.describeForeign(ref)
       if (t.exited) return { ref, phase: 'stopped', reason: this.exitReason(t) }
-      return { ref, phase: 'running', endpoint: { host: '127.0.0.1', port: t.port } }
+      return { ref, phase: 'running', endpoint: { host: '127.0.0.1', port: t.port }, timing: { createdAt: t.spawnedAt, startedAt: t.listeningAt } }
     }))
   }
 

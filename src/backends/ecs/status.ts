@@ -1,7 +1,7 @@
-// Maps an ECS Task to the lifecycle's TaskStatus: phase, endpoint and the reason it stopped
-// in plain words.
+// Maps an ECS Task to the lifecycle's TaskStatus: phase, endpoint, the reason it stopped
+// in plain words, and its start timestamps (the wake's phases).
 import type { Container, Task } from '@aws-sdk/client-ecs'
-import type { TaskRef, TaskStatus } from '../backend.js'
+import type { TaskRef, TaskStatus, TaskTiming } from '../backend.js'
 
 type Endpoint = { host: string, port: number }
 
@@ -68,11 +68,28 @@ export function stoppedReason (task: Task, container: string): string {
 
 const PENDING = new Set(['PROVISIONING', 'PENDING', 'ACTIVATING'])
 
+/** The task's own start timestamps (ms), for the wake's phases; undefined when it has none. */
+export function taskTiming (task: Task): TaskTiming | undefined {
+  const out: TaskTiming = {}
+  for (const k of ['createdAt', 'pullStartedAt', 'pullStoppedAt', 'startedAt'] as const) {
+    const at = task[k]?.getTime()
+    if (at !== undefined && !Number.isNaN(at)) out[k] = at
+  }
+  return out.createdAt === undefined && out.startedAt === undefined && out.pullStartedAt === undefined ? undefined : out
+}
+
 /**
  * @param endpoint the resolved host:port when the task runs (undefined while it is still
  *   unknown, e.g. the container instance's address is being looked up)
  */
 export function toStatus (ref: TaskRef, task: Task, container: string, endpoint: Endpoint | undefined): TaskStatus {
+  const s = statusOf(ref, task, container, endpoint)
+  const timing = taskTiming(task)
+  if (timing) s.timing = timing
+  return s
+}
+
+function statusOf (ref: TaskRef, task: Task, container: string, endpoint: Endpoint | undefined): TaskStatus {
   const last = task.lastStatus ?? 'PENDING'
   // Once ECS wants a task stopped (StopTask, an essential container exited) it is going away.
   if (task.desiredStatus === 'STOPPED' || !(PENDING.has(last) || last === 'RUNNING')) {
@@ -82,5 +99,6 @@ export function toStatus (ref: TaskRef, task: Task, container: string, endpoint:
     return endpoint ? { ref, phase: 'running', endpoint } : { ref, phase: 'pending', reason: 'task running; looking up its address' }
   }
   if (task.pullStartedAt && !task.pullStoppedAt) return { ref, phase: 'pulling', reason: 'pulling the container image' }
+  if (task.pullStoppedAt) return { ref, phase: 'pending', reason: 'image pulled; starting the container' }
   return { ref, phase: 'pending', reason: last === 'PROVISIONING' ? 'provisioning (network interface, capacity)' : 'pending on a container instance' }
 }
