@@ -8,7 +8,7 @@ import type { Upstream } from '../proxy/upstream.js'
 import type { Gateway, GatewayCounters } from '../proxy/gateway.js'
 import type { ResolvedConfig } from '../config/load.js'
 import { errorInfo } from '../errors.js'
-import { snapshot, type ActivityEntry, type ToPrimary, type ToWorker } from './protocol.js'
+import { snapshot, type ActivityEntry, type ClientEntry, type ToPrimary, type ToWorker } from './protocol.js'
 
 export interface Peer {
   readonly id: string
@@ -19,7 +19,7 @@ export interface Peer {
   connected (): boolean
 }
 
-interface Activity { lastSeen: number, inflight: number, streams: number, gens: Array<[number, number, number]> }
+interface Activity { lastSeen: number, inflight: number, streams: number, gens: Array<[number, number, number]>, streamActiveAt: number, passive: number }
 
 export interface PeerState {
   peer: Peer
@@ -205,13 +205,14 @@ export class Hub {
         p.ackSeq = msg.seq
         const changed = new Set<string>(p.activity.keys())
         p.activity.clear()
-        for (const [key, lastSeen, inflight, streams, gens] of msg.envs as ActivityEntry[]) {
-          p.activity.set(key, { lastSeen, inflight, streams, gens })
+        for (const [key, lastSeen, inflight, streams, gens, streamActiveAt, passive] of msg.envs as ActivityEntry[]) {
+          p.activity.set(key, { lastSeen, inflight, streams, gens, streamActiveAt: streamActiveAt ?? 0, passive: passive ?? 0 })
           changed.add(key)
         }
         for (const key of this.switchSeq.keys()) changed.add(key)
         for (const key of changed) this.recompute(key)
         this.addCounters(p, msg.counters)
+        if (msg.clients) this.addClients(msg.clients)
         p.tunnels = msg.tunnels
         p.held = msg.held
         this.sumRemote()
@@ -226,7 +227,9 @@ export class Hub {
     if (env === undefined) return
     let inflight = 0
     let streams = 0
+    let passive = 0
     let lastSeen = env.lastSeen
+    let streamActiveAt = env.streamActiveAt
     const gens = new Map<number, [number, number]>()
     const since = this.switchSeq.get(key)
     let behind = 0
@@ -236,7 +239,9 @@ export class Hub {
       if (a === undefined) continue
       inflight += a.inflight
       streams += a.streams
+      passive += a.passive
       if (a.lastSeen > lastSeen) lastSeen = a.lastSeen
+      if (a.streamActiveAt > streamActiveAt) streamActiveAt = a.streamActiveAt
       for (const [g, i, s] of a.gens) {
         const t = gens.get(g)
         if (t) { t[0] += i; t[1] += s } else gens.set(g, [i, s])
@@ -245,7 +250,9 @@ export class Hub {
     if (since !== undefined && behind === 0) this.switchSeq.delete(key)
     env.inflight = inflight
     env.streams = streams
+    env.passive = passive
     env.lastSeen = lastSeen
+    env.streamActiveAt = streamActiveAt
     const set = (u: Upstream, old: boolean) => {
       const t = gens.get(u.generation)
       // A peer that has not confirmed the switch may still be sending to the old generation.
@@ -260,6 +267,17 @@ export class Hub {
     const c = this.opts.gateway.counters
     for (const k of Object.keys(delta) as Array<keyof GatewayCounters>) c[k] += delta[k] ?? 0
     p.requests += delta.requests ?? 0
+  }
+
+  /** Peers' requests by client kind per app, onto the owner's app counters (read by /metrics). */
+  private addClients (entries: ClientEntry[]): void {
+    for (const [name, human, machine, asleepRefused] of entries) {
+      const c = this.manager.apps.get(name)?.clients
+      if (c === undefined) continue
+      c.human += human
+      c.machine += machine
+      c.asleepRefused += asleepRefused
+    }
   }
 
   /** Peers' open tunnels and held requests, for /metrics. */

@@ -10,10 +10,11 @@ import type { Logger } from 'pino'
 import type { ResolvedConfig } from '../config/load.js'
 import { Env, appRuntime, wakeWaiters, type AppRuntime, type EnvEvent } from '../lifecycle/env.js'
 import type { EnvDirectory } from '../lifecycle/directory.js'
+import { shortestIdleTimeout } from '../lifecycle/idle.js'
 import { Upstream, upstreamOptions, type UpstreamOptions } from '../proxy/upstream.js'
 import type { GatewayCounters } from '../proxy/gateway.js'
 import { WakegateError } from '../errors.js'
-import type { ActivityEntry, EnvSnapshot, ToPrimary, ToWorker } from './protocol.js'
+import type { ActivityEntry, ClientEntry, EnvSnapshot, ToPrimary, ToWorker } from './protocol.js'
 
 export type Send = (msg: ToPrimary) => void
 type Reply = Extract<ToWorker, { t: 'reply' }>
@@ -39,6 +40,8 @@ export class MirrorDirectory extends EventEmitter implements EnvDirectory {
   /** Envs with a route, draining generations or traffic: what activity reports cover. */
   private readonly tracked = new Set<Env>()
   private lastCounters: GatewayCounters | null = null
+  /** Per app, the client counts at the last report (reports carry what was added since). */
+  private readonly lastClients = new Map<string, [number, number, number]>()
   private stopped = false
 
   constructor (config: ResolvedConfig, private readonly log: Logger, private readonly send: Send) {
@@ -111,6 +114,7 @@ export class MirrorDirectory extends EventEmitter implements EnvDirectory {
     // One cold-start header per wake across processes: not again once this one sent it,
     // and not once the owner says another did.
     env.coldPending = env.coldServedFor !== s.readyAt ? s.coldPending : false
+    env.sleptBy = s.sleptBy ?? ''
     const cur = env.route
     const next = s.route
     if (next === null) {
@@ -157,6 +161,8 @@ export class MirrorDirectory extends EventEmitter implements EnvDirectory {
     if (this.stopped) return Promise.reject(new WakegateError('WAKEGATE_SHUTTING_DOWN'))
     if (env.state === 'destroyed') return Promise.reject(new WakegateError('WAKEGATE_ENV_DESTROYED'))
     if (env.wake) return env.wake.promise
+    // A page load or an API call asks (the owner clears it too): this process's reconnects may come in now.
+    env.sleptBy = ''
     const w = wakeWaiters()
     env.wake = w
     this.ask({ t: 'wake', app: env.app.config.name, pr: env.pr, cause, byRequest }).then(r => {
@@ -208,11 +214,24 @@ export class MirrorDirectory extends EventEmitter implements EnvDirectory {
         gens.push([d.generation, d.upstream.inflight, d.upstream.streams])
         if (d.upstream.inflight === 0 && d.upstream.streams === 0) env.draining.delete(d)
       }
-      envs.push([env.key, env.lastSeen, env.inflight, env.streams, gens])
+      envs.push([env.key, env.lastSeen, env.inflight, env.streams, gens, env.streamActiveAt, env.passive])
       if (env.route === null && env.draining.size === 0 && env.inflight === 0 && env.streams === 0) this.tracked.delete(env)
     }
     const gw = this.gateway
-    this.send({ t: 'activity', seq: this.seq, envs, counters: this.counterDeltas(), tunnels: gw ? gw.upgrades.tunnels.size : 0, held: gw ? gw.holding : 0 })
+    this.send({ t: 'activity', seq: this.seq, envs, counters: this.counterDeltas(), tunnels: gw ? gw.upgrades.tunnels.size : 0, held: gw ? gw.holding : 0, clients: this.clientDeltas() })
+  }
+
+  /** Requests by client kind (and reconnects refused) per app since the last report. */
+  private clientDeltas (): ClientEntry[] {
+    const out: ClientEntry[] = []
+    for (const [name, rt] of this.apps) {
+      const c = rt.clients
+      const last = this.lastClients.get(name) ?? [0, 0, 0]
+      if (c.human === last[0] && c.machine === last[1] && c.asleepRefused === last[2]) continue
+      out.push([name, c.human - last[0], c.machine - last[1], c.asleepRefused - last[2]])
+      this.lastClients.set(name, [c.human, c.machine, c.asleepRefused])
+    }
+    return out
   }
 
   private counterDeltas (): Partial<GatewayCounters> {
@@ -247,5 +266,5 @@ export class MirrorDirectory extends EventEmitter implements EnvDirectory {
 
 /** Report interval: often enough for idle timeouts and drains, cheap either way. */
 export function reportInterval (config: ResolvedConfig): number {
-  return Math.max(50, Math.min(1000, Math.min(...config.apps.map(a => a.idleTimeout)) / 4))
+  return Math.max(50, Math.min(1000, Math.min(...config.apps.map(shortestIdleTimeout)) / 4))
 }

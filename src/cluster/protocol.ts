@@ -6,7 +6,7 @@
 // control actions go to the primary; workers report activity (in-flight requests, open
 // streams, last seen, per generation) so idle stops and drains see the whole gateway.
 import type { ResolvedConfig } from '../config/load.js'
-import type { ColdBy, Env, EnvEvent } from '../lifecycle/env.js'
+import type { ColdBy, Env, EnvEvent, SleepBy } from '../lifecycle/env.js'
 import type { MachineState, WakePhase } from '../lifecycle/machine.js'
 import type { ErrorInfo } from '../errors.js'
 import type { EnvRecord } from '../stores/store.js'
@@ -27,6 +27,8 @@ export interface EnvSnapshot extends Pick<EnvRecord, 'key' | 'app' | 'pr' | 'bra
   route: RouteInfo | null
   /** The next response (a document's, for 'navigation') is the first after a wake a request asked for. */
   coldPending: ColdBy
+  /** Who put it to sleep: peers refuse reconnects at their edge, without asking for a wake. */
+  sleptBy: SleepBy
 }
 
 export function snapshot (env: Env): EnvSnapshot {
@@ -47,12 +49,19 @@ export function snapshot (env: Env): EnvSnapshot {
     typicalWake: env.app.typicalWake,
     readyAt: env.readyAt,
     route: r ? { host: r.host, port: r.port, generation: r.generation } : null,
-    coldPending: env.coldPending
+    coldPending: env.coldPending,
+    sleptBy: env.sleptBy
   }
 }
 
-/** Per env: [key, lastSeen, inflight, streams, [[generation, inflight, streams], …]] */
-export type ActivityEntry = [string, number, number, number, Array<[number, number, number]>]
+/**
+ * Per env: [key, lastSeen, inflight, streams, [[generation, inflight, streams], …], streamActiveAt, passive]
+ * (passive: of inflight, machines' requests and event streams, which are not activity by being in flight).
+ */
+export type ActivityEntry = [string, number, number, number, Array<[number, number, number]>, number, number]
+
+/** Per app, counted since the last report: [app, human requests, machine requests, reconnects refused while asleep]. */
+export type ClientEntry = [string, number, number, number]
 
 export type ToWorker =
   | { t: 'init', config: ResolvedConfig, fallback: { host: string, port: number }, hasResolver: boolean, seq: number, envs: EnvSnapshot[] }
@@ -78,4 +87,4 @@ export type ToPrimary =
   | { t: 'cold-served', key: string, readyAt: number }
   | { t: 'control', op: 'sleep' | 'destroy' | 'redeploy' | 'forget', key: string, cause?: string, sha?: string }
   /** `seq`: the last primary update this worker applied (drains wait for it). */
-  | { t: 'activity', seq: number, envs: ActivityEntry[], counters: Partial<GatewayCounters>, tunnels: number, held: number }
+  | { t: 'activity', seq: number, envs: ActivityEntry[], counters: Partial<GatewayCounters>, tunnels: number, held: number, clients?: ClientEntry[] }

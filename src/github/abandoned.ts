@@ -34,14 +34,15 @@ export class Abandoned {
     for (const env of this.manager.envs.values()) {
       const ttl = this.policies.get(env.app.config.name)?.ttlDays
       if (ttl === undefined || env.state === 'destroyed' || env.meta.stale === true) continue
-      if (env.inflight > 0 || env.streams > 0 || env.held > 0) continue
+      // In use now: a reviewer's request, a held one, or a stream with real traffic lately (not a forgotten tab's heartbeats, not a bot).
+      if (env.inflight > env.passive || env.held > 0 || (env.streams > 0 && now - env.streamActiveAt < env.app.config.streamQuietTimeout)) continue
       const last = Math.max(env.lastSeen, Number(env.meta.pushedAt ?? 0))
       if (!abandoned(last, now, ttl)) continue
       env.meta.stale = true
       env.meta.staleAt = now
       out.push(env.key)
       this.log.info({ env: env.key, ttlDays: ttl, lastActivity: new Date(last).toISOString() }, 'abandoned: putting to sleep, marked stale')
-      if (env.state === 'running' || env.state === 'waking') this.manager.sleep(env, `abandoned: no activity for ${ttl} days`)
+      if (env.state === 'running' || env.state === 'waking') this.manager.sleep(env, `abandoned: no activity for ${ttl} days`, 'policy')
       else this.persist(env.key)
       this.feedback.refresh(env.key)
     }

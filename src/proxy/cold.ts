@@ -5,7 +5,8 @@ import { backoffError, type Env, type EnvEvent } from '../lifecycle/env.js'
 import { catalogue, errorInfo, type ErrorInfo } from '../errors.js'
 import { WakeLimiter, startsWake } from '../access/wake-limit.js'
 import type { Gateway } from './gateway.js'
-import { isNavigation, type ClientClassifier } from './clients.js'
+import { isNavigation, isReconnectProbe, type ClientClassifier } from './clients.js'
+import { asleepRefusal } from './reconnects.js'
 import { wakingPage, previewPage, ROBOTS_TXT } from './pages.js'
 import type { Upstream } from './upstream.js'
 
@@ -25,7 +26,7 @@ export class ColdPath {
   /** limits.wakesPerMinute per client address; null when 0 (no limit). */
   readonly wakeLimit: WakeLimiter | null
 
-  constructor (private readonly gw: Gateway, private readonly clients: ClientClassifier) {
+  constructor (private readonly gw: Gateway, readonly clients: ClientClassifier) {
     const limits = gw.config.limits
     this.wakeLimit = limits && limits.wakesPerMinute > 0 ? new WakeLimiter(limits.wakesPerMinute, limits.wakeBurst) : null
   }
@@ -63,6 +64,7 @@ export class ColdPath {
     if (gw.shuttingDown) { gw.sendError(res, 'WAKEGATE_SHUTTING_DOWN'); return }
     if (gw.directory.relay?.(req, res)) return
     if (req.url === EVENTS_PATH) { this.events(req, res, env); return }
+    const machine = this.clients.countOnce(req, env.app.clients)
     if (env.state === 'destroyed') { gw.sendError(res, 'WAKEGATE_ENV_DESTROYED'); return }
     const path = req.url ?? '/'
     if (path === '/robots.txt') {
@@ -70,11 +72,14 @@ export class ColdPath {
       res.end(ROBOTS_TXT)
       return
     }
-    if (this.clients.isPreviewBot(req)) {
+    if (machine) {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-robots-tag': 'noindex, nofollow' })
       res.end(req.method === 'HEAD' ? undefined : previewPage(env.app.config.name, env.pr, env.url, env.title))
       return
     }
+    // Put to sleep: an open tab's EventSource or dev-server ping does not wake it; a page load does.
+    const asleep = isReconnectProbe(req) ? asleepRefusal(env) : null
+    if (asleep !== null) { env.app.clients.asleepRefused++; gw.counters.rejected++; gw.sendErrorInfo(res, asleep); return }
     gw.counters.cold++
     if (env.state === 'failed' && Date.now() - env.m.failedAt < env.app.config.failureBackoff) {
       this.failed(res, env)
@@ -162,7 +167,8 @@ export class ColdPath {
     })
     if (req.method === 'HEAD') { res.end(); return }
     res.end(wakingPage({
-      app: app.config.name, pr: env.pr, branch: env.branch, sha: env.sha, state: env.state, phase: env.phase,
+      app: app.config.name, pr: env.pr, branch: env.branch, sha: env.sha, state: env.state, phase: env.phase, step: currentStep(env),
+      backend: app.config.backend.kind, typical: app.wakeStats.typicals(),
       typicalWake: app.typicalWake, startTimeout: app.config.startTimeout, eventsPath: EVENTS_PATH
     }))
   }
@@ -181,16 +187,25 @@ export class ColdPath {
     const listener = (e: EnvEvent) => {
       // A wake asked for while stopping was refused at capacity when the stop ended.
       if (e.type === 'info' && e.code) { send('failed', { reason: e.message, code: e.code, message: catalogue[e.code].message }); end(); return }
-      if (e.type === 'phase') send('phase', { phase: e.phase, message: e.message })
+      if (e.type === 'phase') send('phase', { phase: e.phase, step: e.step, message: e.message })
       if (e.type === 'state') {
         if (e.state === 'running') { send('ready', { wakeMs: env.lastWakeMs }); end() } else if (e.state === 'failed') { failed(); end() } else send('state', { state: e.state, message: e.message })
       }
     }
-    send('phase', { phase: env.phase, message: env.phaseDetail })
+    send('phase', { phase: env.phase, step: currentStep(env), message: env.phaseDetail })
     if (env.state === 'running') { send('ready', { wakeMs: env.lastWakeMs }); res.end(); return }
     if (env.state === 'failed') { failed(); res.end(); return }
     env.listeners.add(listener)
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000)
     req.once('close', () => { env.listeners.delete(listener); clearInterval(ping) })
   }
+}
+
+/** The step of the wake in progress, from its last phase event (workers see the same events). */
+function currentStep (env: Env): string | undefined {
+  for (let i = env.recent.length - 1; i >= 0; i--) {
+    const e = env.recent[i]
+    if (e.type === 'phase' && e.generation === env.m.generation) return e.step
+  }
+  return undefined
 }

@@ -9,7 +9,8 @@ import { BODY_NONE, type BodyKind, type Exchange } from './exchange.js'
 import type { Upstream } from './upstream.js'
 import type { UpstreamConnection } from './upstream-connection.js'
 import { requestHead } from './headers.js'
-import { isNavigation } from './clients.js'
+import { countedMachine, isNavigation, type ClientClassifier } from './clients.js'
+import { SseScanner } from './heartbeats.js'
 import { RELAYED_FROM, type Relayed } from '../access/relayed.js'
 
 export interface ForwardHost {
@@ -22,6 +23,8 @@ export interface ForwardHost {
   responseCut (fwd: Forward, err: NodeJS.ErrnoException): void
   /** The env's pending cold-start header went out. */
   coldServed (env: Env): void
+  /** Tells machines (unfurlers, crawlers, monitors) from people. */
+  readonly cold: { readonly clients: ClientClassifier }
 }
 
 /** content-type: text/event-stream among response headers. */
@@ -58,6 +61,11 @@ function takeBackHead (res: ServerResponse): boolean {
   return true
 }
 
+/** A person's stream ended: the time counts as activity if streams were still counting (not a forgotten tab's). */
+export function stillActive (env: Env, now = Date.now()): void {
+  if (now - env.streamActiveAt < env.app.config.streamQuietTimeout) env.lastSeen = now
+}
+
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 
 /** The Forward currently using a client connection, so one 'close' listener serves them all. */
@@ -74,6 +82,10 @@ export class Forward implements Exchange {
   responded = false
   private done = false
   private sse = false
+  /** A machine's request: in flight like any other, but never activity. */
+  private machine = false
+  /** A person's event stream: its data events are activity, its comments and empty events are not. */
+  private scan: SseScanner | null = null
   /** Watching the client through res 'close' (a second request in flight on one socket). */
   private onResClose: (() => void) | null = null
   private drainFn: (() => void) | null = null
@@ -123,7 +135,12 @@ export class Forward implements Exchange {
 
   start (): void {
     const env = this.env
+    // Counted once per request: the cold path counted it already, a retry is the same request.
+    const counted = countedMachine(this.req)
+    const clients = this.host.cold.clients
+    this.machine = counted ?? (this.attempt === 0 ? clients.count(this.req, env.app.clients) : clients.isMachine(this.req))
     env.inflight++
+    if (this.machine) env.passive++
     this.upstream.inflight++
     const sock = this.req.socket as WatchedSocket
     const cur = sock[kForward]
@@ -169,6 +186,12 @@ export class Forward implements Exchange {
       // A server-sent event stream is a long-lived stream: activity while open, ended
       // cleanly (not cut) when its generation finishes draining.
       this.sse = true
+      if (!this.machine) {
+        // Opening a stream is real traffic; after that only its data events are, not its being open.
+        this.scan = new SseScanner()
+        this.env.passive++
+        this.env.streamActiveAt = this.env.lastSeen = Date.now()
+      }
       this.env.streams++
       this.upstream.streams++
       this.upstream.sse.add(this)
@@ -196,6 +219,7 @@ export class Forward implements Exchange {
 
   onBody (view: Buffer): boolean {
     const res = this.res
+    if (this.scan !== null && this.scan.feed(view)) this.env.streamActiveAt = this.env.lastSeen = Date.now()
     // `view` is the shared read buffer: small slices are copied into Node's buffer pool, large
     // ones into a recycled chunk that returns to the pool once written (no 64 KiB allocation,
     // page faults and GC per read of a big download).
@@ -248,7 +272,12 @@ export class Forward implements Exchange {
     const env = this.env
     env.inflight--
     this.upstream.inflight--
-    env.lastSeen = Date.now()
+    if (this.machine) env.passive--
+    else if (this.scan === null) env.lastSeen = Date.now()
+    else {
+      env.passive--
+      stillActive(env) // a stream: its end is activity only while streams count
+    }
     if (this.sse) {
       env.streams--
       this.upstream.streams--

@@ -3,6 +3,9 @@
 // are piped end to end, and an open tunnel counts as activity. Any other answer is relayed
 // as an ordinary response and the client connection is closed, so a refused upgrade never
 // becomes a tunnel that later requests on the connection would pass through unrouted.
+// A person's open tunnel counts as activity while it carries real traffic (not only
+// heartbeats, ws-frames.ts) in either direction; a machine's never does. An env put to sleep
+// is not woken by an upgrade (a tab reconnecting): 503 WAKEGATE_ENV_ASLEEP (reconnects.ts).
 import type { IncomingMessage } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
@@ -12,6 +15,8 @@ import { forwardRequestHeaders } from './headers.js'
 import type { Gateway } from './gateway.js'
 import type { Upstream } from './upstream.js'
 import { FrameTracker, closeFrame } from './ws-frames.js'
+import { stillActive } from './forward.js'
+import { asleepRefusal } from './reconnects.js'
 import { rawErrorResponse } from './error-response.js'
 import { ANSWER_BAD, ANSWER_PENDING, ANSWER_UPGRADED, AnswerBody, HandshakeAnswer, relayedHead } from './handshake.js'
 import { TARGET_ORIGIN, duplicateHost, normaliseTarget } from './request-target.js'
@@ -80,8 +85,12 @@ export class UpgradeProxy {
   private handleEnv (req: IncomingMessage, client: Duplex, head: Buffer, env: Env): void {
     const gw = this.gw
     if (gw.shuttingDown) { reject(client, 'WAKEGATE_SHUTTING_DOWN'); return }
-    if (env.route && env.state === 'running') { this.pipe(req, client, head, env, env.route); return }
+    const machine = gw.cold.clients.count(req, env.app.clients)
+    if (env.route && env.state === 'running') { this.pipe(req, client, head, env, env.route, machine); return }
     if (env.state === 'destroyed') { reject(client, 'WAKEGATE_ENV_DESTROYED'); return }
+    // Put to sleep: a tab reconnecting (HMR, socket.io, a vite-ping) does not wake it; a page load does.
+    const asleep = asleepRefusal(env)
+    if (asleep !== null) { env.app.clients.asleepRefused++; gw.counters.rejected++; reject(client, asleep); return }
     // An upgrade that would start a wake counts against its address's wake rate limit.
     const limit = gw.cold.limitWake(req, env)
     if ('refused' in limit) { reject(client, limit.refused); return }
@@ -89,7 +98,7 @@ export class UpgradeProxy {
       watch: fn => { client.once('close', fn); return () => client.removeListener('close', fn) },
       get gone () { return client.destroyed },
       fail: info => { gw.cold.giveBack(limit.token, info); reject(client, info) }
-    }, route => this.pipe(req, client, head, env, route))
+    }, route => this.pipe(req, client, head, env, route, machine))
     if (!held) reject(client, 'WAKEGATE_HOLD_FULL')
   }
 
@@ -98,7 +107,7 @@ export class UpgradeProxy {
    * `upstream` (drain and shutdown wait for it), bounded by upstreamIdleTimeout; the client
    * is not read, so nothing it sends after the handshake reaches the upstream before a 101.
    */
-  private pipe (req: IncomingMessage, client: Duplex, head: Buffer, env: Env, upstream: Upstream): void {
+  private pipe (req: IncomingMessage, client: Duplex, head: Buffer, env: Env, upstream: Upstream, machine: boolean): void {
     const gw = this.gw
     const sock = req.socket
     const headers = forwardRequestHeaders(req.rawHeaders, {
@@ -112,6 +121,7 @@ export class UpgradeProxy {
     const server = connect({ host: upstream.host, port: upstream.port })
     server.setNoDelay(true)
     env.inflight++
+    if (machine) env.passive++
     upstream.inflight++
     let inflight = true
     const settle = () => {
@@ -119,7 +129,8 @@ export class UpgradeProxy {
       inflight = false
       env.inflight--
       upstream.inflight--
-      env.lastSeen = Date.now()
+      if (machine) env.passive--
+      else env.lastSeen = Date.now()
       this.pending.delete(shutdown)
     }
     const answer = new HandshakeAnswer(req.method === 'HEAD')
@@ -147,7 +158,7 @@ export class UpgradeProxy {
         server.removeListener('data', onData)
         server.removeListener('close', onClose)
         server.setTimeout(0)
-        this.tunnel(client, server, head, env, upstream, answer.bytes, answer.headLength)
+        this.tunnel(client, server, head, env, upstream, answer.bytes, answer.headLength, machine)
         return
       }
       // Any other answer: an ordinary response, then the connection is closed.
@@ -183,32 +194,42 @@ export class UpgradeProxy {
   }
 
   /** After a 101: the answer and what follows go to the client, then bytes flow both ways. */
-  private tunnel (client: Duplex, server: Socket, head: Buffer, env: Env, upstream: Upstream, answer: Buffer, headLength: number): void {
-    const tunnel: Tunnel = { env, upstream, client, server, frames: new FrameTracker(), closing: 0 }
+  private tunnel (client: Duplex, server: Socket, head: Buffer, env: Env, upstream: Upstream, answer: Buffer, headLength: number, machine: boolean): void {
+    const tunnel: Tunnel = { env, upstream, client, server, frames: new FrameTracker(!machine), closing: 0 }
     let open = true
     env.streams++
     upstream.streams++
+    // Opening a stream is real traffic; after that only real frames are (heartbeats are not).
+    if (!machine) env.streamActiveAt = env.lastSeen = Date.now()
     this.tunnels.add(tunnel)
     const close = () => {
       if (!open) return
       open = false
       env.streams--
       upstream.streams--
-      env.lastSeen = Date.now()
+      if (!machine) stillActive(env)
       this.tunnels.delete(tunnel)
       // A tunnel being closed with a close frame lets the client socket finish on its own.
       if (!tunnel.closing) client.destroy()
       server.destroy()
     }
     tunnel.frames.consume(answer.subarray(headLength))
+    tunnel.frames.takeReal() // the upgrade's own first frames (a greeting) are part of opening it
     client.write(answer)
+    if (!machine) {
+      // Client → upstream stays a pipe; this listener only looks at the frames going through.
+      const inbound = new FrameTracker(true)
+      const look = (chunk: Buffer) => { inbound.consume(chunk); if (inbound.takeReal()) env.streamActiveAt = env.lastSeen = Date.now() }
+      if (head.length) look(head)
+      client.on('data', look)
+    }
     if (head.length) server.write(head)
     client.pipe(server)
     // Upstream → client by hand, following frame boundaries so a close frame can be slipped in.
     server.on('data', (chunk: Buffer) => {
-      env.lastSeen = Date.now()
       if (tunnel.closing) { this.finishClose(tunnel, chunk); return }
       tunnel.frames.consume(chunk)
+      if (tunnel.frames.takeReal()) env.streamActiveAt = env.lastSeen = Date.now()
       if (!client.write(chunk)) server.pause()
     })
     server.once('close', close)
