@@ -6,14 +6,16 @@
 // status round or a reconcile listing covers all of their tasks in one go.
 import { DescribeTasksCommand, RunTaskCommand, StopTaskCommand, paginateListTasks, type DescribeTasksResponse, type Task } from '@aws-sdk/client-ecs'
 import type { Logger } from 'pino'
-import type { Backend, TaskRef, TaskSpec, TaskStatus } from './backend.js'
+import type { Backend, PrewarmSpec, TaskRef, TaskSpec, TaskStatus } from './backend.js'
 import { BackendError } from './backend.js'
 import { createClients, type AwsClients, type EcsConfig } from './ecs/config.js'
 import { awsError, runTaskFailure } from './ecs/errors.js'
 import { HostResolver } from './ecs/hosts.js'
-import { refFromTask, runTaskInput } from './ecs/run.js'
+import { isPrewarmTask, refFromTask, runTaskInput } from './ecs/run.js'
+import { Prewarmer } from './ecs/prewarm.js'
 import { eniAddress, hostPort, toStatus } from './ecs/status.js'
 import { TaskDefinitions } from './ecs/taskdef.js'
+import type { SizeAnswer } from '../cost/size.js'
 
 export type { EcsConfig } from './ecs/config.js'
 
@@ -54,6 +56,7 @@ export class EcsBackend implements Backend {
   private readonly log: Logger
   private readonly hosts: HostResolver
   private readonly apps = new Map<string, AppSide>()
+  private readonly prewarmer: Prewarmer
   private closed = false
 
   constructor (opts: EcsBackendOptions) {
@@ -66,6 +69,7 @@ export class EcsBackend implements Backend {
     // Shared clients: the most patient retry setting of the apps.
     this.clients = createClients({ ...first, maxAttempts: Math.max(...opts.apps.map(a => a.config.maxAttempts)) })
     this.hosts = new HostResolver(this.clients.ecs, this.clients.ec2, this.cluster)
+    this.prewarmer = new Prewarmer(this.clients.ecs, this.cluster, opts.log.child({ part: 'prewarm' }))
     for (const a of opts.apps) {
       this.apps.set(a.app, { port: a.port, cfg: a.config, taskDefs: new TaskDefinitions(this.clients.ecs, a.config, opts.log.child({ app: a.app })) })
     }
@@ -76,6 +80,19 @@ export class EcsBackend implements Backend {
     if (!side) throw new BackendError(`app "${app}" does not run on ECS cluster ${this.cluster}`, true)
     return side
   }
+
+  /** The app's task size from its task definition, for cost (cost/size.ts). */
+  async taskSize (app: string): Promise<SizeAnswer> {
+    return this.side(app).taskDefs.size()
+  }
+
+  /** Pulls the SHA's image onto the container instances (apps with `prewarm`, on EC2). */
+  prewarm (spec: PrewarmSpec): void {
+    const side = this.apps.get(spec.app)
+    if (side) this.prewarmer.prewarm(side, spec)
+  }
+
+  get prewarmCounts (): Prewarmer['counts'] { return this.prewarmer.counts }
 
   async start (spec: TaskSpec): Promise<TaskRef> {
     const { cfg, taskDefs } = this.side(spec.app)
@@ -196,13 +213,15 @@ export class EcsBackend implements Backend {
     }
     if (arns.length === 0) return []
     const { tasks } = await this.describeTasks([...new Set(arns)], true)
-    return [...tasks.values()].filter(t => t.desiredStatus !== 'STOPPED').map(refFromTask)
+    // Prewarm tasks belong to no env: never adopted, never stopped as orphans.
+    return [...tasks.values()].filter(t => t.desiredStatus !== 'STOPPED' && !isPrewarmTask(t)).map(refFromTask)
   }
 
   /** Tasks keep running for the next gateway; only the SDK clients' sockets are closed. */
   async close (): Promise<void> {
     if (this.closed) return // every app on the cluster closes its backend
     this.closed = true
+    this.prewarmer.close()
     this.clients.ecs.destroy()
     this.clients.ec2.destroy()
   }

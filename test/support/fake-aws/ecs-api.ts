@@ -192,6 +192,7 @@ export function ecsOperations (m: Model, inject: EcsInjections): Record<string, 
       if (!td) throw client('TaskDefinition not found.')
       for (const o of overrides.containerOverrides ?? []) {
         if (!td.containerDefinitions.some(c => c.name === o.name)) throw invalid(`Override for container named ${o.name} is not a container in the TaskDefinition.`)
+        if (o.command !== undefined && (!Array.isArray(o.command) || o.command.some(x => typeof x !== 'string'))) throw ser('Expected a list of strings for command')
       }
       const awsvpc = td.networkMode === 'awsvpc'
       const net = p.networkConfiguration as { awsvpcConfiguration?: { subnets?: unknown[], securityGroups?: unknown[], assignPublicIp?: string } } | undefined
@@ -230,12 +231,28 @@ export function ecsOperations (m: Model, inject: EcsInjections): Record<string, 
       } else if (kind !== 'FARGATE' && live.length > 0 && members.length === 0) {
         out = { tasks: [], failures: live.map(inst => ({ arn: inst.containerInstanceArn, reason: 'MEMBER' })) }
       } else {
+        const group = str(p, 'group', { max: 255 })
+        if (kind !== 'FARGATE' && members.length === 0) throw invalid('No Container Instances were found in your cluster.')
+        // distinctInstance: no two tasks of the group (this call's or earlier ones not yet
+        // stopped) on one instance; tasks beyond the instances left are not placed.
+        const distinct = constraints.some(c => c.type === 'distinctInstance')
+        const taken = new Set<Instance>()
+        if (distinct) {
+          const inGroup = group ?? `family:${td.family}`
+          for (const x of m.tasks.values()) if (x.cluster === cluster && x.group === inGroup && x.lastStatus !== 'STOPPED' && x.instance) taken.add(x.instance)
+        }
         const tasks: FakeTask[] = []
+        const failures: Array<{ arn: string, reason: string }> = []
         for (let i = 0; i < count; i++) {
           let instance: Instance | undefined
           if (kind !== 'FARGATE') {
-            if (members.length === 0) throw invalid('No Container Instances were found in your cluster.')
-            instance = members[cluster.rr++ % members.length]
+            const free = members.filter(x => !taken.has(x))
+            if (free.length === 0) {
+              failures.push({ arn: members[i % members.length].containerInstanceArn, reason: 'DistinctInstance placement constraint unsatisfied.' })
+              continue
+            }
+            instance = free[cluster.rr++ % free.length]
+            if (distinct) taken.add(instance)
           }
           tasks.push(await m.launch({
             cluster,
@@ -243,13 +260,13 @@ export function ecsOperations (m: Model, inject: EcsInjections): Record<string, 
             launchType: kind,
             capacityProviderName: providerName,
             startedBy,
-            group: str(p, 'group'),
+            group,
             tags: tags as FakeTask['tags'],
             overrides,
             instance
           }))
         }
-        out = { tasks: tasks.map(t => taskJson(m, t, true)), failures: [] }
+        out = { tasks: tasks.map(t => taskJson(m, t, true)), failures }
       }
       if (token !== undefined) idempotent.set(token, out)
       return out

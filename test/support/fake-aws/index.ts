@@ -10,8 +10,10 @@ import { ACCOUNT, AwsFault, Model, newRequestId, type ContainerDef, type Delays,
 import { ecsOperations, type EcsInjections } from './ecs-api.js'
 import { EC2_VERSION, ec2ErrorXml, ec2Operations } from './ec2-api.js'
 import { STS_VERSION, stsErrorXml, stsOperations, type CallerIdentity } from './sts-api.js'
+import type { PullModel } from './images.js'
 
 export { AwsFault, type FakeTask, type Instance } from './model.js'
+export type { PullModel } from './images.js'
 
 const EXAMPLE_APP = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'examples', 'app', 'server.js')
 
@@ -50,6 +52,11 @@ export interface FakeAwsOptions {
   script?: string
   /** Distinct loopback addresses per instance/ENI; default on Linux. */
   loopbackAliases?: boolean
+  /**
+   * Image pull times and per-instance image caches (images.ts). Absent: every pull takes
+   * half of delays.pending and nothing is cached, as before the model existed.
+   */
+  pull?: PullModel
 }
 
 export const WEB_TASK_DEFINITION = {
@@ -126,7 +133,8 @@ export class FakeAws {
       delays: { provisioning: 40, pending: 80, stopping: 30, ...opts.delays },
       stopGrace: opts.stopGrace ?? 2000,
       script: opts.script ?? EXAMPLE_APP,
-      loopbackAliases: opts.loopbackAliases ?? process.platform === 'linux'
+      loopbackAliases: opts.loopbackAliases ?? process.platform === 'linux',
+      pull: opts.pull
     })
     for (const c of opts.clusters ?? [{ name: 'review', instances: 2, capacityProviders: ['spot'] }]) {
       this.model.addCluster(c.name, c.instances ?? 2, c.capacityProviders ?? [])

@@ -1,106 +1,19 @@
 // The fake's world: clusters with EC2 container instances, task definitions, and tasks that
 // are real processes (the example app) listening on real ports. Tasks go PROVISIONING →
-// PENDING → RUNNING → STOPPED with configurable delays, as ECS reports them.
+// PENDING → RUNNING → STOPPED with configurable delays, as ECS reports them; the image pull
+// in PENDING follows images.ts (per-instance cache, shared pulls) when a pull model is given.
+// A task whose app container gets a command override runs that command instead of the app.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
-import { createServer } from 'node:net'
+import { ImagePulls, type PullModel } from './images.js'
+import { freePortOn, portFreeOn } from './ports.js'
+import type { ContainerDef, Delays, FakeTask, Instance, Cluster, RegisterInput, TaskDef } from './types.js'
+
+export { freePortOn } from './ports.js'
+export type { ContainerDef, Delays, FakeTask, Instance, Cluster, PortMapping, RegisterInput, TaskDef } from './types.js'
 
 export class AwsFault extends Error {
   constructor (readonly type: string, message: string, readonly status = 400) { super(message) }
-}
-
-export interface Delays {
-  /** awsvpc: ENI being attached. */
-  provisioning: number
-  /** Image pull and container start, until RUNNING. */
-  pending: number
-  /** From the process exiting to STOPPED. */
-  stopping: number
-}
-
-export interface Instance {
-  containerInstanceArn: string
-  ec2InstanceId: string
-  privateIp: string
-  cluster: string
-  terminated: boolean
-  /** What memberOf placement constraints match (`attribute:ecs.os-type == linux`). */
-  attributes: Record<string, string>
-}
-
-export interface Cluster {
-  name: string
-  arn: string
-  instances: Instance[]
-  capacityProviders: string[]
-  rr: number
-}
-
-export interface PortMapping { containerPort?: number, hostPort?: number, protocol?: string }
-export interface ContainerDef {
-  name: string
-  image: string
-  essential?: boolean
-  environment?: Array<{ name: string, value: string }>
-  portMappings?: PortMapping[]
-  [k: string]: unknown
-}
-export interface TaskDef {
-  family: string
-  revision: number
-  taskDefinitionArn: string
-  status: 'ACTIVE' | 'INACTIVE'
-  networkMode: string
-  containerDefinitions: ContainerDef[]
-  requiresCompatibilities?: string[]
-  tags: Array<{ key: string, value?: string }>
-  registeredAt: number
-  [k: string]: unknown
-}
-
-/** What RegisterTaskDefinition takes (plus anything else, kept as given). */
-export interface RegisterInput {
-  family: string
-  containerDefinitions: ContainerDef[]
-  networkMode?: string
-  tags?: TaskDef['tags']
-  [k: string]: unknown
-}
-
-export interface FakeTask {
-  taskArn: string
-  cluster: Cluster
-  td: TaskDef
-  startedBy?: string
-  group: string
-  tags: Array<{ key: string, value?: string }>
-  overrides: { containerOverrides?: Array<{ name?: string, environment?: Array<{ name: string, value: string }> }> }
-  launchType: string
-  capacityProviderName?: string
-  instance?: Instance
-  /** Where the app listens: the instance IP + host port (bridge) or the ENI IP + container port (awsvpc). */
-  ip: string
-  port: number
-  containerPort: number
-  eni?: { id: string, status: string }
-  lastStatus: string
-  desiredStatus: string
-  createdAt: number
-  pullStartedAt?: number
-  pullStoppedAt?: number
-  startedAt?: number
-  stoppingAt?: number
-  stoppedAt?: number
-  stoppedReason?: string
-  stopCode?: string
-  exitCode?: number
-  containerReason?: string
-  child?: ChildProcess
-  exited?: Promise<void>
-  output: string[]
-  timers: NodeJS.Timeout[]
-  /** Set by crash(): the exit code and reason ECS reports instead of the process's own. */
-  forcedExit?: { exitCode: number, reason?: string }
 }
 
 export const ACCOUNT = '123456789012'
@@ -110,36 +23,6 @@ const live = new Set<ChildProcess>()
 process.once('exit', () => { for (const c of live) c.kill('SIGKILL') })
 const hex = (n: number) => randomBytes(n).toString('hex')
 
-/** Ports already given to a task of the fake (ip:port), so two launches never share one. */
-const handedOut = new Set<string>()
-
-/** A free TCP port on this loopback address, never one a task of the fake was given. */
-export async function freePortOn (ip: string): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const srv = createServer()
-      srv.unref()
-      srv.on('error', reject)
-      srv.listen(0, ip, () => {
-        const a = srv.address()
-        const p = typeof a === 'object' && a ? a.port : 0
-        srv.close(() => resolve(p))
-      })
-    })
-    // The kernel may offer a port again before the task it went to binds it.
-    if (!handedOut.has(`${ip}:${port}`)) { handedOut.add(`${ip}:${port}`); return port }
-  }
-}
-
-function portFreeOn (ip: string, port: number): Promise<boolean> {
-  return new Promise(resolve => {
-    const srv = createServer()
-    srv.unref()
-    srv.once('error', () => resolve(false))
-    srv.listen(port, ip, () => srv.close(() => resolve(true)))
-  })
-}
-
 export interface ModelOptions {
   region: string
   delays: Delays
@@ -147,14 +30,20 @@ export interface ModelOptions {
   script: string
   /** Distinct 127.x.y.z addresses per instance and per ENI (Linux routes all of 127/8 to lo). */
   loopbackAliases: boolean
+  /** Pull times and image caches; absent: every pull takes half of delays.pending, nothing is cached. */
+  pull?: PullModel
 }
 
 export class Model {
   readonly clusters = new Map<string, Cluster>()
   readonly families = new Map<string, TaskDef[]>()
   readonly tasks = new Map<string, FakeTask>()
+  readonly pulls: ImagePulls
   private instanceSeq = 0
-  constructor (readonly opts: ModelOptions) {}
+  private closed = false
+  constructor (readonly opts: ModelOptions) {
+    this.pulls = new ImagePulls(opts.pull, () => Math.floor(opts.delays.pending / 2))
+  }
 
   arn (resource: string) { return `arn:aws:ecs:${this.opts.region}:${ACCOUNT}:${resource}` }
 
@@ -174,7 +63,10 @@ export class Model {
       cluster: c.name,
       terminated: false,
       // The built-in attributes every container instance reports; no custom ones.
-      attributes: { 'ecs.os-type': 'linux', 'ecs.cpu-architecture': 'x86_64', 'ecs.instance-type': 'm6i.large', 'ecs.availability-zone': `${this.opts.region}a`, 'ecs.ami-id': 'ami-0fake0000000000000' }
+      attributes: { 'ecs.os-type': 'linux', 'ecs.cpu-architecture': 'x86_64', 'ecs.instance-type': 'm6i.large', 'ecs.availability-zone': `${this.opts.region}a`, 'ecs.ami-id': 'ami-0fake0000000000000' },
+      images: new Set(this.pulls.preloaded()),
+      pulling: new Map(),
+      pulls: 0
     }
     c.instances.push(inst)
     return inst
@@ -283,16 +175,31 @@ export class Model {
     t.timers.push(timer)
   }
 
-  /** PENDING: pull the image, start the container process; RUNNING once the delay is over. */
+  /**
+   * PENDING: pull every container's image onto the instance, then start the container:
+   * the app process, RUNNING once the rest of the delay is over; or, with a command
+   * override, that command, RUNNING once it has started (it stops the task when it exits).
+   */
   private pending (t: FakeTask): void {
     if (t.desiredStatus === 'STOPPED') { this.finish(t); return }
     t.lastStatus = 'PENDING'
     t.pullStartedAt = Date.now() / 1000
-    this.after(t, Math.floor(this.opts.delays.pending / 2), () => {
+    const images = [...new Set(t.td.containerDefinitions.map(c => c.image))]
+    void Promise.all(images.map(image => this.pulls.pull(t.instance, image))).then(() => {
+      if (this.closed) return
       t.pullStoppedAt = Date.now() / 1000
       if (t.desiredStatus === 'STOPPED') { this.finish(t); return }
+      const starting = Math.ceil(this.opts.delays.pending / 2)
+      const command = commandOf(t)
+      if (command) {
+        this.after(t, starting, () => {
+          if (t.desiredStatus === 'STOPPED') { this.finish(t); return }
+          this.spawn(t, command)
+        })
+        return
+      }
       this.spawn(t)
-      this.after(t, Math.ceil(this.opts.delays.pending / 2), () => {
+      this.after(t, starting, () => {
         if (t.desiredStatus !== 'RUNNING' || t.lastStatus !== 'PENDING') return
         t.lastStatus = 'RUNNING'
         t.startedAt = Date.now() / 1000
@@ -300,7 +207,8 @@ export class Model {
     })
   }
 
-  private spawn (t: FakeTask): void {
+  /** The app process, or `command` (a real program on this machine, e.g. `true`) in its place. */
+  private spawn (t: FakeTask, command?: string[]): void {
     const app = appContainer(t.td)
     const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin' }
     for (const e of app.environment ?? []) env[e.name] = e.value
@@ -311,9 +219,19 @@ export class Model {
     env.PORT = String(t.port)
     env.HOST = t.ip
     env.ECS_IMAGE = app.image
-    const child = spawn(process.execPath, [this.opts.script], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = command
+      ? spawn(command[0], command.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(process.execPath, [this.opts.script], { env, stdio: ['ignore', 'pipe', 'pipe'] })
     t.child = child
     live.add(child)
+    // A command's container counts as started once its process is: ECS reports RUNNING.
+    if (command) {
+      child.once('spawn', () => {
+        if (t.desiredStatus !== 'RUNNING' || t.lastStatus !== 'PENDING') return
+        t.lastStatus = 'RUNNING'
+        t.startedAt = Date.now() / 1000
+      })
+    }
     const keep = (d: Buffer) => {
       t.output.push(...d.toString('utf8').split('\n').filter(Boolean))
       if (t.output.length > 50) t.output.splice(0, t.output.length - 50)
@@ -337,7 +255,11 @@ export class Model {
         resolve()
       })
       child.once('error', err => {
-        t.containerReason = `CannotStartContainerError: ${err.message}`
+        live.delete(child)
+        // What Docker says when the image lacks the command.
+        t.containerReason = command && (err as NodeJS.ErrnoException).code === 'ENOENT'
+          ? `CannotStartContainerError: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "${command[0]}": executable file not found in $PATH: unknown`
+          : `CannotStartContainerError: ${err.message}`
         t.desiredStatus = 'STOPPED'
         t.stopCode = 'TaskFailedToStart'
         t.stoppedReason = 'Task failed to start'
@@ -390,6 +312,8 @@ export class Model {
   }
 
   async close (): Promise<void> {
+    this.closed = true
+    this.pulls.close()
     const waits: Array<Promise<void>> = []
     for (const t of this.tasks.values()) {
       for (const timer of t.timers) clearTimeout(timer)
@@ -402,6 +326,13 @@ export class Model {
     }
     await Promise.all(waits)
   }
+}
+
+/** The command override of the task's app container, if it has one. */
+function commandOf (t: FakeTask): string[] | undefined {
+  const name = appContainer(t.td).name
+  const cmd = t.overrides.containerOverrides?.find(o => o.name === name)?.command
+  return cmd?.length ? cmd : undefined
 }
 
 /** The container the fake runs as a process: the first with a port mapping, else the first. */
