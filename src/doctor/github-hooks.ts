@@ -32,9 +32,10 @@ export function registerCommand (repo: string, s: GithubSettings): string {
 
 /**
  * The hook's settings. `needsCi`: an app waits for CI, so check_suite and status events are
- * needed too. `fix`: how to change the hook (register for repo hooks, the App's settings page).
+ * needed too; `needsComments`: an app warms envs named in PR comments, so issue_comment is.
+ * `fix`: how to change the hook (register for repo hooks, the App's settings page).
  */
-export function hookCheck (id: string, title: string, hook: HookView, s: GithubSettings, needsCi: boolean, fix: string): Check {
+export function hookCheck (id: string, title: string, hook: HookView, s: GithubSettings, needsCi: boolean, fix: string, needsComments = false): Check {
   const name = hook.id ? `hook #${hook.id}` : 'the App\'s webhook'
   if (!deliversHere(hook.url, s)) {
     return check(id, title, 'fail', `${name} delivers to ${hook.url || '(no URL)'}, not to ${expectedUrl(s)}`, fix)
@@ -50,6 +51,7 @@ export function hookCheck (id: string, title: string, hook: HookView, s: GithubS
     }
     const ci = ['check_suite', 'status'].filter(e => !all && !hook.events!.includes(e))
     if (needsCi && ci.length) return check(id, title, 'warn', `${name} does not send ${ci.join(', ')}, which waitForCi needs`, fix)
+    if (needsComments && !all && !hook.events.includes('issue_comment')) return check(id, title, 'warn', `${name} does not send issue_comment, which warmup.commentMention needs`, fix)
   }
   return check(id, title, 'ok', `${name} → ${hook.url}${hook.events ? ` (${hook.events.join(', ')})` : ''}`)
 }

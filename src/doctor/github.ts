@@ -9,6 +9,7 @@ import { GithubClient, statusOf } from '../github/client.js'
 import { resolveGithubSettings, type GithubSettings } from '../github/config.js'
 import { check, type Check } from './check.js'
 import { deliveriesCheck, hookCheck, registerCommand, type Delivery } from './github-hooks.js'
+import { wantsComments } from '../github/register.js'
 
 /** No retries, rate limits not waited out, at most 10 s a call: doctor answers promptly. */
 function quick (s: GithubSettings): GithubSettings {
@@ -93,6 +94,8 @@ function wantedPermissions (config: ResolvedConfig, repo: string): Record<string
   if (apps.some(a => a.github.comment)) { want.pull_requests = 'write'; want.issues = 'write' }
   if (apps.some(a => a.github.deployments)) want.deployments = 'write'
   if (apps.some(a => a.github.waitForCi)) { want.checks = 'read'; want.statuses = 'read' }
+  // issue_comment events come with the Issues permission.
+  if (apps.some(a => a.warmup?.commentMention)) want.issues ??= 'read'
   return want
 }
 
@@ -118,7 +121,7 @@ async function installationCheck (config: ResolvedConfig, s: GithubSettings & { 
   const lacking = Object.entries(wantedPermissions(config, repo)).filter(([k, v]) => rank(inst.permissions?.[k]) < rank(v)).map(([k, v]) => `${k}: ${v}`)
   if (lacking.length) return check(id, title, 'fail', `installation ${inst.id} lacks permissions ${lacking.join(', ')}`, fix)
   const events = inst.events ?? []
-  const missing = ['pull_request', ...(needsCi(config, repo) ? ['check_suite', 'status'] : [])].filter(e => !events.includes(e))
+  const missing = ['pull_request', ...(needsCi(config, repo) ? ['check_suite', 'status'] : []), ...(wantsComments(config.apps, repo) ? ['issue_comment'] : [])].filter(e => !events.includes(e))
   if (missing.length) return check(id, title, 'fail', `the App does not subscribe to ${missing.join(', ')} (it gets: ${events.join(', ') || 'none'})`, fix)
   // An installation token, and one call with it.
   client.noteInstallation(repo, inst.id)
@@ -168,7 +171,7 @@ async function repoHookChecks (config: ResolvedConfig, s: GithubSettings, gh: Oc
     ]
   }
   const views = hooks.map(h => ({ id: h.id, url: h.config.url ?? '', contentType: h.config.content_type, active: h.active, events: h.events }))
-  const candidates = views.map(v => ({ v, c: hookCheck(id('webhook'), `webhook of ${repo}`, v, s, needsCi(config, repo), register) }))
+  const candidates = views.map(v => ({ v, c: hookCheck(id('webhook'), `webhook of ${repo}`, v, s, needsCi(config, repo), register, wantsComments(config.apps, repo)) }))
   // The hook that works best: ok, then warn, then one at least delivering to the right URL.
   const best = candidates.find(x => x.c.status === 'ok') ?? candidates.find(x => x.c.status === 'warn') ??
     candidates.find(x => !x.c.detail.includes(', not to '))

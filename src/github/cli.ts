@@ -3,7 +3,7 @@ import { pino } from 'pino'
 import type { ResolvedConfig } from '../config/load.js'
 import { resolveGithubSettings } from './config.js'
 import { GithubClient } from './client.js'
-import { registerWebhook } from './register.js'
+import { registerWebhook, wantsComments } from './register.js'
 
 type Values = Record<string, string | boolean | undefined>
 
@@ -18,7 +18,7 @@ export async function githubCommand (config: ResolvedConfig, args: string[], val
   if (!repos.some(r => r.toLowerCase() === repo.toLowerCase())) out(`note: no app is configured for ${repo}; its events will be ignored\n`)
   const client = new GithubClient(settings, pino({ level: config.log.level === 'info' ? 'warn' : config.log.level }))
   try {
-    await registerWebhook(settings, client, { repo, url: values.url, dryRun: values['dry-run'] === true, updateSecret: values['update-secret'] === true, out: line => out(line + '\n') })
+    await registerWebhook(settings, client, { repo, url: values.url, dryRun: values['dry-run'] === true, updateSecret: values['update-secret'] === true, comments: wantsComments(config.apps, repo), out: line => out(line + '\n') })
     return 0
   } catch (e) {
     const status = (e as { status?: number }).status

@@ -4,6 +4,7 @@
 // removed, back to draft) loses its env. Webhooks and the known-PR lookup share `accept`.
 // Questions to the API (team membership, CI verdict) are all asked before anything changes,
 // so an unavailable API (GithubUnavailableError) leaves no trace and the event can be retried.
+// Review requests, pushes and PR comments naming an env are also warm-up signals (WarmUps).
 import type { Logger } from 'pino'
 import type { EnvManager, PrInfo } from '../lifecycle/manager.js'
 import type { Env } from '../lifecycle/env.js'
@@ -15,9 +16,12 @@ import type { WaitCi, Held } from './wait-ci.js'
 import type { Teams } from './teams.js'
 import type { CiVerdict } from './policy.js'
 import { admit, needsTeams, prFacts, teamsOf, type PullLike } from './policy.js'
+import type { SignalResult, WarmUps, WarmUpSignal } from '../lifecycle/warmup.js'
+import { commentRefusal, mentionedPrs } from './mentions.js'
 
 export type Outcome =
-  | { app: string, pr: number, action: 'registered' | 'redeploying' | 'updated' | 'destroyed' | 'removed' | 'waiting-for-ci', warm?: boolean }
+  | { app: string, pr: number, action: 'registered' | 'redeploying' | 'updated' | 'destroyed' | 'removed' | 'waiting-for-ci', warm?: boolean, warmup?: SignalResult }
+  | { app: string, pr: number, action: 'warm-up', warmup: SignalResult }
   | { app: string, pr: number, action: 'ignored', reason: string }
 
 export interface EventsOptions {
@@ -31,6 +35,17 @@ export interface EventsOptions {
   teams: Teams
   /** The known-PR cache hears what webhooks learn. */
   remember: (key: string, info: PrInfo | null) => void
+  /** Warm-up signals go here (apps with `warmup`). */
+  warmups: WarmUps
+}
+
+/** The `issue_comment` fields read. */
+export interface CommentPayload {
+  action: string
+  repository: { full_name: string }
+  issue: { number: number, state?: string, pull_request?: unknown }
+  comment: { id: number, body?: string | null, author_association?: string, user?: { login?: string, type?: string } | null }
+  sender?: { login?: string, type?: string } | null
 }
 
 /** What `decide` found out; `commit` carries it out without asking the API. */
@@ -39,7 +54,9 @@ type Decision =
   | { kind: 'hold' | 'apply', app: AppConfig, pr: number, pull: PullLike, cause: string, ciFailed?: boolean }
 
 /** PR actions that make a PR known (when the policies admit it). */
-const ADMITTING = new Set(['opened', 'reopened', 'ready_for_review', 'labeled', 'synchronize'])
+const ADMITTING = new Set(['opened', 'reopened', 'ready_for_review', 'labeled', 'synchronize', 'review_requested'])
+/** PR actions that are warm-up signals once the PR is admitted. */
+const SIGNALS: Record<string, WarmUpSignal> = { review_requested: 'review-requested', synchronize: 'push' }
 const MAX_TIMER = 2 ** 31 - 1
 
 export class GithubEvents {
@@ -57,7 +74,8 @@ export class GithubEvents {
       const pr = payload.number ?? pull.number
       if (ADMITTING.has(action)) {
         const decision = await this.decide(app, pr, pull, action)
-        steps.push(() => this.commit(decision))
+        const signal = SIGNALS[action]
+        steps.push(signal ? () => this.warmUp(this.commit(decision), signal, action) : () => this.commit(decision))
       } else if (action === 'edited') steps.push(() => this.edited(app, pr, pull))
       else if (action === 'closed') steps.push(() => this.closed(app, pr))
       else if (action === 'unlabeled' || action === 'converted_to_draft') steps.push(() => this.recheck(app, pr, pull, action))
@@ -198,6 +216,39 @@ export class GithubEvents {
     this.o.manager.destroy(env)
     this.forget(key)
     return { app: app.name, pr, action: 'removed' }
+  }
+
+  /** A review request or push whose PR is admitted: a warm-up signal for its env (after the redeploy handling). */
+  private warmUp (out: Outcome, kind: WarmUpSignal, detail: string): Outcome {
+    if (out.action !== 'registered' && out.action !== 'updated' && out.action !== 'redeploying') return out
+    const env = this.live(`${out.app}/${out.pr}`)
+    if (!env?.app.config.warmup) return out
+    return { ...out, warmup: this.o.warmups.signal(env, kind, detail) }
+  }
+
+  /**
+   * An `issue_comment` webhook: a new comment on an open PR naming an env's host or URL warms
+   * that env, when a person with access to the repo wrote it (never wakegate's own comment,
+   * which carries the URL, nor another bot's). Envs must exist: only admitted PRs have one.
+   */
+  comment (payload: CommentPayload): Outcome[] {
+    const { issue, comment } = payload
+    if (payload.action !== 'created' || !issue?.pull_request || !comment) return []
+    const apps = this.appsFor(payload.repository.full_name).filter(a => a.warmup?.commentMention)
+    const out: Outcome[] = []
+    for (const app of apps) {
+      const own = this.o.manager.envs.get(`${app.name}/${issue.number}`)?.meta.commentId
+      const refused = issue.state !== undefined && issue.state !== 'open'
+        ? 'the PR is closed'
+        : commentRefusal({ body: comment.body ?? '', id: comment.id, authorAssociation: comment.author_association, user: comment.user, sender: payload.sender, ownCommentId: typeof own === 'number' ? own : undefined })
+      if (refused) { out.push({ app: app.name, pr: issue.number, action: 'ignored', reason: refused }); continue }
+      for (const pr of mentionedPrs(comment.body ?? '', this.o.manager.apps.get(app.name)!.template)) {
+        const env = this.live(`${app.name}/${pr}`)
+        if (!env) { out.push({ app: app.name, pr, action: 'ignored', reason: 'no env for this PR' }); continue }
+        out.push({ app: app.name, pr, action: 'warm-up', warmup: this.o.warmups.signal(env, 'mention', `comment ${comment.id} by ${comment.user?.login ?? 'unknown'} on #${issue.number}`) })
+      }
+    }
+    return out
   }
 
   /** check_suite / status: PRs waiting for CI on `sha` may go now. */

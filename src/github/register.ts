@@ -1,6 +1,7 @@
 // `wakegate github register --repo owner/name --url <public url>`: creates the repo webhook
 // wakegate needs, or brings an existing one (same URL) up to date; idempotent, prints what
 // it did, and `--dry-run` prints what it would do.
+import type { AppConfig } from '../config/load.js'
 import type { GithubSettings } from './config.js'
 import type { GithubClient } from './client.js'
 import { HANDLED_EVENTS } from './webhooks.js'
@@ -12,6 +13,8 @@ export interface RegisterOptions {
   dryRun?: boolean
   /** Send the secret even when nothing else changed (GitHub never shows it, so it cannot be compared). */
   updateSecret?: boolean
+  /** Subscribe to issue_comment too: an app of the repo warms envs named in PR comments (see `wantsComments`). */
+  comments?: boolean
   out?: (line: string) => void
 }
 
@@ -29,12 +32,22 @@ export function webhookUrl (settings: GithubSettings, url: string): string {
   return u.toString()
 }
 
+/** Some app of `repo` warms envs on PR comments naming them, so its webhook must send issue_comment. */
+export function wantsComments (apps: AppConfig[], repo: string): boolean {
+  return apps.some(a => a.repo?.toLowerCase() === repo.toLowerCase() && a.warmup?.commentMention === true)
+}
+
+/** The events the hook subscribes to: every comment on the repo is delivered only when some app uses them. */
+export function webhookEvents (comments: boolean): string[] {
+  return HANDLED_EVENTS.filter(e => comments || e !== 'issue_comment').sort()
+}
+
 export async function registerWebhook (settings: GithubSettings, client: GithubClient, o: RegisterOptions): Promise<RegisterResult> {
   const out = o.out ?? (() => {})
   if (!/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/.test(o.repo)) throw new Error(`--repo must be owner/name, got "${o.repo}"`)
   const url = webhookUrl(settings, o.url)
   const [owner, repo] = o.repo.split('/')
-  const events = [...HANDLED_EVENTS].sort()
+  const events = webhookEvents(o.comments === true)
   const config = { url, content_type: 'json', insecure_ssl: '0', secret: settings.webhookSecret }
   const gh = await client.forRepo(o.repo)
   const hooks = await gh.paginate(gh.rest.repos.listWebhooks, { owner, repo, per_page: 100 })

@@ -12,7 +12,7 @@ import type { GithubSettings } from './config.js'
 import { GithubUnavailableError, type GithubClient } from './client.js'
 import type { GithubEvents, Outcome } from './events.js'
 
-export const HANDLED_EVENTS = ['pull_request', 'check_suite', 'status'] as const
+export const HANDLED_EVENTS = ['pull_request', 'check_suite', 'status', 'issue_comment'] as const
 const HANDLED = new Set<string>(HANDLED_EVENTS)
 /** GitHub caps payloads at 25 MB. */
 const BODY_LIMIT = 26 * 1024 * 1024
@@ -111,6 +111,8 @@ export class WebhookReceiver {
       case 'status':
         if (!payload.sha || payload.state === 'pending') return []
         return events.ciSignal(repo, payload.sha)
+      case 'issue_comment':
+        return events.comment(payload)
       default:
         return []
     }

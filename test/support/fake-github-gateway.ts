@@ -2,6 +2,7 @@
 import type { Test } from 'tap'
 import { startGateway, testConfig, exampleApp, waitFor, type Harness } from './harness.js'
 import { FakeGitHub, prEvent, sendWebhook, type Delivery, type FakePull } from './fake-github.js'
+import { commentEvent, type CommentSpec } from './fake-github-comment.js'
 import type { GithubIntegration } from '../../src/github/index.js'
 
 export const REPO = 'acme/web'
@@ -18,6 +19,8 @@ export interface GithubGateway {
   send (event: string, payload: unknown, opts?: { id?: string, signature?: string | null }): Promise<Delivery>
   /** Sends a pull_request webhook for `pull`. */
   pr (action: string, pull: FakePull, extra?: { label?: string, id?: string }): Promise<Delivery>
+  /** Sends an issue_comment webhook (action created) for a comment on `pull`. */
+  comment (pull: FakePull, c: CommentSpec): Promise<Delivery>
   /** Waits until queued PR feedback has been sent. */
   settle (): Promise<void>
   starts (): number
@@ -57,6 +60,7 @@ export async function githubGateway (t: Test, opts: GithubGatewayOptions = {}): 
     pull: (number, over = {}) => gh.addPull({ repo: REPO, number, ...over }),
     send: (event, payload, o = {}) => sendWebhook(h.url, { event, payload, secret: SECRET, host: HOOK_HOST, ...o }),
     pr: (action, pull, extra = {}) => sendWebhook(h.url, { event: 'pull_request', payload: prEvent(action, pull, extra), secret: SECRET, host: HOOK_HOST, id: extra.id }),
+    comment: (pull, c) => sendWebhook(h.url, { event: 'issue_comment', payload: commentEvent(pull, c), secret: SECRET, host: HOOK_HOST }),
     settle: () => github.feedback.settled(),
     starts: () => h.backends.get('example')!.calls.start,
     async close () {

@@ -613,7 +613,7 @@ export function example (event: string, action?: string): any {
   return structuredClone(ex)
 }
 
-function setRepo (repository: any, repo: string): void {
+export function setRepo (repository: any, repo: string): void {
   const [owner, name] = repo.split('/')
   repository.full_name = repo
   repository.name = name
