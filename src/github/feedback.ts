@@ -10,6 +10,7 @@ import { RateLimitedError, statusOf, type GithubClient, type Octokit } from './c
 import { deploymentEnvironment, type AppPolicy } from './config.js'
 import { marker, renderComment, type CommentView } from './comment.js'
 import { Deployments, type DeployOp, type EnvDeployments } from './deployments.js'
+import { costTracker, type CostTracker } from '../cost/tracker.js'
 
 export interface Notes {
   waitingCi?: { sha: string, failed: boolean }
@@ -53,8 +54,11 @@ export class Feedback {
   private readonly entries = new Map<string, Entry>()
   private readonly deployments: Deployments
   private closing = false
+  /** The env's cost for the comment (the tracker follows the manager's events). */
+  private readonly cost: CostTracker
 
   constructor (private readonly o: FeedbackOptions) {
+    this.cost = costTracker(o.manager, o.log)
     this.deployments = new Deployments(o.client, d => { const e = this.entries.get(d.key); if (e) this.persist(e) })
     o.manager.on('event', this.onEvent)
     o.manager.on('switched', this.onSwitched)
@@ -228,7 +232,7 @@ export class Feedback {
   private view (entry: Entry): CommentView {
     const env = this.o.manager.envs.get(entry.key)
     const rt = this.o.manager.apps.get(entry.app)!
-    const base: CommentView = { key: entry.key, app: entry.app, url: rt.urlFor(entry.pr), idleTimeout: rt.config.idleTimeout, typicalWake: rt.typicalWake, ...entry.notes }
+    const base: CommentView = { key: entry.key, app: entry.app, url: rt.urlFor(entry.pr), idleTimeout: rt.config.idleTimeout, idle: this.o.manager.idle.note(rt.config, env, Date.now()), typicalWake: rt.typicalWake, ...entry.notes }
     if (!env) return base
     const stale = env.meta.stale === true && env.state !== 'destroyed'
     return {
@@ -241,8 +245,16 @@ export class Feedback {
       reason: env.m.reason,
       lastWakeAt: env.readyAt || undefined,
       lastWakeMs: env.lastWakeMs || undefined,
-      stale: stale ? { days: Number(env.app.config.github.ttlDays ?? 0) } : undefined
+      stale: stale ? { days: Number(env.app.config.github.ttlDays ?? 0) } : undefined,
+      cost: this.commentCost(env)
     }
+  }
+
+  /** Only with a known size and price: the comment shows no cost rather than a guess. */
+  private commentCost (env: Env): CommentView['cost'] {
+    const c = this.cost.envCost(env)
+    if (c.amount === undefined || c.alwaysOnAmount === undefined) return undefined
+    return { runningMs: c.runningMs, amount: c.amount, alwaysOnMs: c.alwaysOnMs, alwaysOnAmount: c.alwaysOnAmount, currency: c.currency }
   }
 
   private async syncComment (entry: Entry): Promise<void> {

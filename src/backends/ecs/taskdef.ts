@@ -11,6 +11,7 @@ import type { Logger } from 'pino'
 import { BackendError, expandTemplate, type TaskSpec } from '../backend.js'
 import { awsError } from './errors.js'
 import { TAG, type EcsConfig } from './config.js'
+import { sizeOfTaskDefinition, type SizeAnswer } from '../../cost/size.js'
 
 const MAX_CACHED = 1_000
 /** How many of the family's newest ACTIVE revisions are searched before registering. */
@@ -135,6 +136,16 @@ export class TaskDefinitions {
     }
     return undefined
   }
+
+  /** The configured definition's task size (for cost), described once per process; a failed call is asked again. */
+  size (): Promise<SizeAnswer> {
+    this.sized ??= this.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: this.cfg.taskDefinition })).then(
+      out => out.taskDefinition ? sizeOfTaskDefinition(out.taskDefinition) : { problem: `task definition ${this.cfg.taskDefinition} came back empty` },
+      err => { this.sized = undefined; throw awsError('DescribeTaskDefinition', err) })
+    return this.sized
+  }
+
+  private sized: Promise<SizeAnswer> | undefined
 
   private revision (arn: string): Promise<TaskDefinition | undefined> {
     let p = this.revisions.get(arn)
