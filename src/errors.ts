@@ -28,6 +28,7 @@ export const catalogue = {
   WAKEGATE_METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not served here; wakegate is not a forward proxy.' },
   WAKEGATE_ENV_FAILED: { status: 503, message: 'The environment failed to start; it will be retried after a pause.' },
   WAKEGATE_ENV_DESTROYED: { status: 410, message: 'This pull request was closed; its environment is gone.' },
+  WAKEGATE_ENV_ASLEEP: { status: 503, message: 'This environment was put to sleep; reconnecting does not start it again, opening or reloading the page does.' },
   WAKEGATE_SHUTTING_DOWN: { status: 503, message: 'The gateway is restarting; retry shortly.' },
   WAKEGATE_STORE_UNAVAILABLE: { status: 503, message: 'The gateways cannot reach their shared store to start this environment; retry shortly.' },
   WAKEGATE_PR_LOOKUP_FAILED: { status: 503, message: 'Could not confirm that this pull request is open; retry shortly.' },
@@ -40,6 +41,7 @@ export const catalogue = {
   WAKEGATE_SIGN_IN_FAILED: { status: 502, message: 'Signing in with GitHub failed.' },
   WAKEGATE_ACCESS_CHECK_FAILED: { status: 503, message: 'GitHub could not be asked whether you may open this environment; retry shortly.' },
   WAKEGATE_BAD_SIGNATURE: { status: 401, message: 'The webhook signature does not match.' },
+  WAKEGATE_BAD_ADMIN_REQUEST: { status: 400, message: 'The admin API request is not valid.' },
   WAKEGATE_BAD_PAYLOAD: { status: 400, message: 'The webhook payload is not JSON.' },
   WAKEGATE_INTERNAL: { status: 500, message: 'The gateway failed while handling this request; its log says why.' }
 } as const satisfies Record<string, ErrorSpec>

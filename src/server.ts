@@ -10,6 +10,7 @@ import { createBackends } from './backends/index.js'
 import type { Store } from './stores/store.js'
 import { MemoryStore } from './stores/memory.js'
 import { EnvManager } from './lifecycle/manager.js'
+import { costTracker } from './cost/tracker.js'
 import { Reconciler } from './lifecycle/reconcile.js'
 import { Gateway } from './proxy/gateway.js'
 import { addressUrl, closePublicServer, createPublicServer, listenRedirect, listenerUrl, type PublicServer } from './proxy/listener.js'
@@ -73,6 +74,8 @@ export async function createWakegate (config: ResolvedConfig, opts: WakegateOpti
   const backends = opts.backends ?? new Map<string, Backend>()
   for (const [name, b] of await createBackends(config.apps.filter(a => !backends.has(a.name)), log, opts.taskDirFor)) backends.set(name, b)
   const manager = new EnvManager({ config, backends, store, log, reapInterval: opts.reapInterval, handOver: opts.handOver })
+  // Running time and cost follow every lifecycle event from the start.
+  costTracker(manager, log)
   // Tasks left running by a previous gateway are adopted before the first request.
   const reconciler = new Reconciler(manager, log.child({ component: 'reconcile' }))
 

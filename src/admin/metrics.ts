@@ -4,6 +4,13 @@ import type { EnvManager } from '../lifecycle/manager.js'
 import type { Gateway } from '../proxy/gateway.js'
 import type { Store } from '../stores/store.js'
 import type { GithubIntegration } from '../github/index.js'
+import { registerWarmUpMetrics } from './warmup-metrics.js'
+import { registerClientMetrics } from './client-metrics.js'
+import { wakePhaseHistogram } from './wake-phases.js'
+import { registerIdleMetrics } from './idle-metrics.js'
+import { registerCostMetrics } from '../cost/metrics.js'
+import { costTracker } from '../cost/tracker.js'
+import { registerPrewarmMetrics } from './prewarm-metrics.js'
 
 /**
  * `certExpiry`: when the public listener's TLS certificate expires (ms since the epoch;
@@ -46,6 +53,9 @@ export function createMetrics (manager: EnvManager, gateway: Gateway, store: Sto
     name: 'wakegate_store_up', help: '1 when the store is reachable', labelNames: ['kind'], registers: [registry],
     collect () { this.set({ kind: store.kind }, store.healthy() ? 1 : 0) }
   })
+  registerIdleMetrics(registry, manager)
+  registerCostMetrics(registry, costTracker(manager))
+  wakePhaseHistogram(registry, manager.apps)
   new Gauge({
     name: 'wakegate_typical_wake_seconds', help: 'Recent typical wake time per app', labelNames: ['app'], registers: [registry],
     collect () { for (const [name, app] of manager.apps) this.set({ app: name }, app.typicalWake / 1000) }
@@ -65,6 +75,7 @@ export function createMetrics (manager: EnvManager, gateway: Gateway, store: Sto
     collect () { this.reset(); this.inc(read()) }
   })
   counter('wakegate_requests_total', 'Requests received on the public listener', () => gateway.counters.requests)
+  registerClientMetrics(registry, manager)
   counter('wakegate_proxied_total', 'Requests forwarded to an upstream', () => gateway.counters.proxied)
   counter('wakegate_cold_requests_total', 'Requests that found their env not running', () => gateway.counters.cold)
   counter('wakegate_rejected_total', 'Requests answered 404/503 without reaching an env', () => gateway.counters.rejected)
@@ -79,6 +90,7 @@ export function createMetrics (manager: EnvManager, gateway: Gateway, store: Sto
   counter('wakegate_task_starts_total', 'Tasks started', () => manager.counters.starts)
   counter('wakegate_task_stops_total', 'Tasks stopped', () => manager.counters.stops)
   counter('wakegate_wake_failures_total', 'Wakes that failed', () => manager.counters.wakeFailures)
+  registerPrewarmMetrics(registry, manager.backends)
   if (github) {
     // One labelled counter per GitHub part, read from its own counters.
     const parts: Array<[string, string, () => Record<string, number>]> = [
@@ -97,6 +109,7 @@ export function createMetrics (manager: EnvManager, gateway: Gateway, store: Sto
         }
       })
     }
+    registerWarmUpMetrics(registry, github.warmups)
   }
   return registry
 }

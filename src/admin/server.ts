@@ -9,6 +9,12 @@ import type { Env } from '../lifecycle/env.js'
 import type { Store } from '../stores/store.js'
 import { parsePr } from '../routing/template.js'
 import { registerDashboard } from './dashboard.js'
+import { isEnvPage, registerEnvPage } from './env-page.js'
+import { registerWakePhases } from './wake-phases.js'
+import { timelineView } from '../lifecycle/wake-timeline.js'
+import { registerKeepAwake } from './keep-awake.js'
+import { costTracker } from '../cost/tracker.js'
+import { registerCostApi } from '../cost/api.js'
 import { replyError } from '../proxy/error-response.js'
 import type { AdminSignIn } from '../access/admin-signin.js'
 
@@ -50,10 +56,14 @@ export function envView (env: Env, publicApps?: ReadonlySet<string>) {
       ...[...env.draining].map(d => ({ generation: d.generation, role: 'draining', task: d.task?.id, upstream: d.upstream.origin, inflight: d.upstream.inflight, streams: d.upstream.streams, since: new Date(d.since).toISOString() }))
     ],
     reason: env.m.reason || undefined,
+    /** Who put it to sleep (operator, schedule, policy): reconnects do not wake it until a page load or API call. */
+    sleptBy: env.sleptBy || undefined,
     code: env.m.code || undefined,
     lastSeen: new Date(env.lastSeen).toISOString(),
     readyAt: env.readyAt ? new Date(env.readyAt).toISOString() : undefined,
     lastWakeMs: env.lastWakeMs || undefined,
+    /** The recent wakes' and redeploys' timelines, oldest first: phases in order with their ms. */
+    wakes: env.wakes.map(timelineView),
     inflight: env.inflight,
     streams: env.streams,
     held: env.held,
@@ -72,7 +82,10 @@ function tokenMatches (header: string | undefined, token: string): boolean {
 export function createAdmin (deps: AdminDeps): FastifyInstance {
   const { manager } = deps
   const publicApps = new Set(deps.publicApps ?? [])
-  const view = (env: Env) => envView(env, publicApps)
+  // idle: the timeout that applies now and why (fixed, adaptive, office hours), visits, keep-awake.
+  // cost: task time so far and what it cost, beside what always-on would have (cost/tracker.ts).
+  const cost = costTracker(manager, deps.log)
+  const view = (env: Env) => ({ ...envView(env, publicApps), idle: manager.idle.view(env, Date.now()), cost: cost.envCost(env) })
   const app = Fastify({ loggerInstance: deps.log.child({ listener: 'admin' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) })
 
   const signIn = deps.signIn
@@ -86,8 +99,8 @@ export function createAdmin (deps: AdminDeps): FastifyInstance {
       await signIn.check(req, reply)
       return
     }
-    // The dashboard page holds no data; it asks for the token and sends it with every call.
-    if (req.url === '/') return
+    // The dashboard pages hold no data; they ask for the token and send it with every call.
+    if (req.url === '/' || isEnvPage(req.url)) return
     replyError(reply, { code: 'WAKEGATE_UNAUTHORIZED' }, undefined, { 'www-authenticate': 'Bearer' })
   })
 
@@ -105,6 +118,9 @@ export function createAdmin (deps: AdminDeps): FastifyInstance {
 
   app.get('/api/envs', async () => ({ envs: [...manager.envs.values()].map(view) }))
   registerDashboard(app, manager, key => { const env = manager.envs.get(key); return env && view(env) })
+  registerEnvPage(app)
+  registerWakePhases(app, manager.apps)
+  registerCostApi(app, cost)
 
   const findEnv = (req: FastifyRequest<{ Params: { app: string, pr: string } }>, reply: FastifyReply): Env | undefined => {
     const pr = parsePr(req.params.pr)
@@ -151,12 +167,14 @@ export function createAdmin (deps: AdminDeps): FastifyInstance {
     return view(env)
   })
 
+  registerKeepAwake(app, manager, findEnv, view)
+
   for (const action of ['wake', 'sleep', 'destroy'] as const) {
     app.post<{ Params: { app: string, pr: string } }>(`/api/envs/:app/:pr/${action}`, async (req, reply) => {
       const env = findEnv(req, reply)
       if (!env) return
       if (action === 'wake') manager.wake(env, 'admin').catch(() => {})
-      else if (action === 'sleep') manager.sleep(env, 'admin')
+      else if (action === 'sleep') manager.sleep(env, 'admin', 'operator')
       else manager.destroy(env)
       reply.code(202)
       return view(env)

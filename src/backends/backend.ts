@@ -30,6 +30,20 @@ export interface TaskStatus {
   endpoint?: { host: string, port: number }
   /** Why a task stopped or could not start, in plain words (exit code, AWS reason, last log lines). */
   reason?: string
+  /** When the backend says the task's start steps happened, as far as it knows them. */
+  timing?: TaskTiming
+}
+
+/**
+ * Moments of a task's start (ms since the epoch), on the backend's clock. ECS: the task's
+ * own createdAt, pullStartedAt, pullStoppedAt and startedAt; local: the spawn (createdAt)
+ * and the moment its port accepted connections (startedAt), no pull.
+ */
+export interface TaskTiming {
+  createdAt?: number
+  pullStartedAt?: number
+  pullStoppedAt?: number
+  startedAt?: number
 }
 
 export interface Backend {
@@ -51,7 +65,18 @@ export interface Backend {
    * in plain words, when the backend can tell. Part of the start-timeout reason.
    */
   diagnose? (ref: TaskRef): Promise<string | undefined>
+  /**
+   * New code for an env that is not running: fetch what its next start needs (ECS on EC2:
+   * the SHA's image, onto the container instances) before anyone asks. Returns at once and
+   * never throws; failures are the backend's to log and count.
+   */
+  prewarm? (spec: PrewarmSpec): void
+  /** Prewarm tasks by app, then outcome, for metrics. */
+  readonly prewarmCounts?: ReadonlyMap<string, Readonly<Record<string, number>>>
 }
+
+/** The env and SHA a prewarm is for. */
+export type PrewarmSpec = Pick<TaskSpec, 'app' | 'pr' | 'branch' | 'sha'>
 
 export class BackendError extends Error {
   /** A failure that will not go away by retrying (access denied, bad task definition). */

@@ -12,6 +12,10 @@ import { compileHostTemplate } from '../routing/template.js'
 import { githubProblems } from '../github/config.js'
 import { accessProblems, resolveAccess, type AccessConfig } from '../access/config.js'
 import { tlsProblems } from '../proxy/tls.js'
+import { idleProblems, resolveIdle, resolveSchedule, type IdleConfig, type ScheduleConfig } from './idle.js'
+import { costProblems, resolveAppCost, type AppCostConfig } from '../cost/config.js'
+import type { WarmUpConfig } from '../lifecycle/warmup.js'
+import { prewarmProblems, resolvePrewarm, type PrewarmConfig } from '../backends/ecs/prewarm-config.js'
 
 type Problem = { path: string, message: string }
 
@@ -19,7 +23,7 @@ type Problem = { path: string, message: string }
 const PROXY_DURATIONS = ['queueTimeout', 'headersTimeout', 'upstreamIdleTimeout', 'clientHeaderTimeout', 'clientBodyTimeout', 'keepAliveTimeout', 'shutdownGrace'] as const
 type ProxyDuration = typeof PROXY_DURATIONS[number]
 
-export interface AppConfig extends Omit<AppInput, 'idleTimeout' | 'streamQuietTimeout' | 'holdTimeout' | 'startTimeout' | 'failureBackoff' | 'drainTimeout' | 'drainRequestTimeout' | 'backend' | 'prs'> {
+export interface AppConfig extends Omit<AppInput, 'idleTimeout' | 'streamQuietTimeout' | 'holdTimeout' | 'startTimeout' | 'failureBackoff' | 'drainTimeout' | 'drainRequestTimeout' | 'backend' | 'prs' | 'idle' | 'schedule'> {
   idleTimeout: number
   streamQuietTimeout: number
   drainTimeout: number
@@ -28,8 +32,16 @@ export interface AppConfig extends Omit<AppInput, 'idleTimeout' | 'streamQuietTi
   startTimeout: number
   failureBackoff: number
   prs: KnownPrConfig[]
+  /** Adaptive idle timeout; absent: the fixed idleTimeout. */
+  idle?: IdleConfig
+  /** Office hours; absent: none. */
+  schedule?: ScheduleConfig
+  /** Which price applies, the size when configured, the currency. */
+  cost: AppCostConfig
+  /** Predictive warm-up; absent: off. */
+  warmup?: WarmUpConfig
   backend: (Omit<LocalBackendConfig, 'stopGrace'> & { stopGrace: number }) |
-  (Omit<EcsBackendConfig, 'pollInterval' | 'reconcileInterval'> & { pollInterval: number, reconcileInterval: number })
+  (Omit<EcsBackendConfig, 'pollInterval' | 'reconcileInterval' | 'prewarm'> & { pollInterval: number, reconcileInterval: number, prewarm?: PrewarmConfig })
 }
 
 export type StoreConfig = { kind: 'memory' } | (Omit<RedisStoreInput, 'leaseTtl' | 'resyncInterval'> & { leaseTtl: number, resyncInterval: number })
@@ -187,6 +199,9 @@ export function validateConfig (input: unknown, env: NodeJS.ProcessEnv = process
       problems.push({ path: `apps[${i}].backend.capacityProviderStrategy`, message: 'use either launchType or capacityProviderStrategy, not both' })
     }
     if (app.health.path && app.health.tcp) problems.push({ path: `apps[${i}].health`, message: 'use either path or tcp, not both' })
+    problems.push(...idleProblems(app, i))
+    if (app.backend.kind === 'ecs') problems.push(...prewarmProblems(app.backend, `apps[${i}].backend`))
+    if (app.warmup && parseDuration(app.warmup.usedWithin) === 0) problems.push({ path: `apps[${i}].warmup.usedWithin`, message: 'must be more than 0: a warm-up keeps the environment awake this long' })
     const prs = new Set<number>()
     app.prs.forEach((pr, j) => {
       if (prs.has(pr.number)) problems.push({ path: `apps[${i}].prs[${j}].number`, message: `duplicate PR ${pr.number}` })
@@ -205,6 +220,7 @@ export function validateConfig (input: unknown, env: NodeJS.ProcessEnv = process
   }
   if (cfg.store.kind === 'redis' && cfg.store.sentinels && !cfg.store.sentinelName) problems.push({ path: 'store.sentinelName', message: 'required with sentinels: the name of the monitored primary' })
   problems.push(...githubProblems(cfg, baseDir))
+  problems.push(...costProblems(cfg.apps))
   problems.push(...accessProblems(cfg))
   const tls = cfg.listen.tls && resolveTls(cfg.listen.tls, baseDir)
   if (tls) problems.push(...tlsProblems(tls, cfg.listen.port))
@@ -226,11 +242,15 @@ export function validateConfig (input: unknown, env: NodeJS.ProcessEnv = process
       failureBackoff: parseDuration(app.failureBackoff),
       drainTimeout: parseDuration(app.drainTimeout),
       drainRequestTimeout: parseDuration(app.drainRequestTimeout),
+      idle: resolveIdle(app),
+      schedule: resolveSchedule(app),
+      cost: resolveAppCost(app, cfg.cost),
+      warmup: app.warmup && { ...app.warmup, pushVisitedWithin: parseDuration(app.warmup.pushVisitedWithin), usedWithin: parseDuration(app.warmup.usedWithin) },
       // HTTP GET / unless a path or a TCP probe is asked for.
       health: app.health.tcp ? { tcp: true } : { path: app.health.path ?? '/' },
       backend: app.backend.kind === 'local'
         ? { ...app.backend, cwd: resolve(baseDir, app.backend.cwd ?? '.'), ...(app.backend.taskDir ? { taskDir: resolve(baseDir, app.backend.taskDir) } : {}), stopGrace: parseDuration(app.backend.stopGrace) }
-        : { ...app.backend, pollInterval: parseDuration(app.backend.pollInterval), reconcileInterval: parseDuration(app.backend.reconcileInterval) }
+        : { ...app.backend, pollInterval: parseDuration(app.backend.pollInterval), reconcileInterval: parseDuration(app.backend.reconcileInterval), prewarm: resolvePrewarm(app.backend) }
     }))
   }
 }

@@ -2,6 +2,7 @@
 // JSON Schema (schema/wakegate.schema.json) for editor completion.
 import { Type, type Static } from '@sinclair/typebox'
 import { DURATION_PATTERN } from './duration.js'
+import { AppCostSchema, CostSection } from '../cost/schema.js'
 
 const Duration = (description: string, def?: string) => Type.Union([
   Type.Integer({ minimum: 0 }),
@@ -66,7 +67,13 @@ export const EcsBackend = Type.Object({
   tags: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Extra tags on every task' })),
   pollInterval: Duration('How often waking tasks are described', '1s'),
   reconcileInterval: Duration('How often tasks are listed to notice tasks stopped outside wakegate', '60s'),
-  maxAttempts: Type.Integer({ minimum: 1, maximum: 20, default: 6, description: 'AWS SDK attempts per call (throttling and 5xx are retried with backoff)' })
+  maxAttempts: Type.Integer({ minimum: 1, maximum: 20, default: 6, description: 'AWS SDK attempts per call (throttling and 5xx are retried with backoff)' }),
+  prewarm: Type.Optional(Type.Object({
+    enabled: Type.Boolean({ default: true, description: 'false keeps the settings but prewarms nothing' }),
+    instances: Type.Integer({ minimum: 1, maximum: 100, default: 10, description: 'Container instances warmed per push at most: one task on each (distinctInstance), as many as ECS can place' }),
+    command: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, default: ['true'], description: "What the app's container runs instead of the app in a prewarm task (the ECS command override): it must exist in the image and exit at once; an image with an ENTRYPOINT gets it as arguments" }),
+    timeout: Duration('A prewarm task still not running after this long is stopped', '10m')
+  }, { additionalProperties: false, description: "Image prewarm (EC2 capacity; needs image): a push to an environment that is not running pulls the new SHA's image onto the cluster's container instances with short tasks of its revision running `command`, so its next wake skips the pull. Off unless set; `prewarm: {}` turns it on. Skipped on Fargate, which has no image cache" }))
 }, { additionalProperties: false })
 
 export const Backend = Type.Union([LocalBackend, EcsBackend])
@@ -195,6 +202,23 @@ export const Github = Type.Object({
   prSweepInterval: Duration('How often (and once at boot) the open PRs of each repo are listed to destroy envs of PRs closed without a webhook; 0 turns the sweep off', '10m')
 }, { additionalProperties: false })
 
+/** Adaptive idle timeout per env, learned from the gaps between its visits. */
+export const AdaptiveIdle = Type.Object({
+  target: Type.Object({
+    coldVisits: Type.Union([Type.Number(), Type.String()], { default: '5%', description: 'Share of visits that may find the environment asleep, as "5%" or 0.05 (0 to below 100%); gaps longer than max do not count' })
+  }, { additionalProperties: false, default: {}, description: 'What the timeout is chosen for' }),
+  min: Duration('Shortest idle timeout chosen', '5m'),
+  max: Duration('Longest idle timeout chosen; a visit after a longer gap (a night, a weekend) is a cold wake under any timeout and is left out of the target. Every quiet spell that ends in such a gap costs up to max of running time', '1h'),
+  visitGap: Duration('Activity after at least this long without any is a new visit (at most min)', '60s')
+}, { additionalProperties: false, description: "Choose each environment's idle timeout from the gaps between its visits (the app's recent gaps weigh in for PRs with few): the shortest within min and max that keeps all but target.coldVisits of them warm. idleTimeout is the starting value until visits are seen" })
+
+/** Office hours: outside them idle environments go to sleep and a short idle timeout applies. */
+export const Schedule = Type.Object({
+  timeZone: Type.String({ minLength: 1, description: 'IANA time zone the office hours are in, e.g. Europe/Berlin (daylight saving time is followed)' }),
+  officeHours: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'Ranges such as "Mon-Fri 08:00-19:00", "Sat,Sun 10:00-14:00", "09:00-17:00" (every day) or "Mon-Fri 22:00-06:00" (past midnight: ends the next day)' }),
+  outsideIdleTimeout: Duration('Idle timeout outside office hours (the usual one when shorter); a late reviewer still wakes the environment', '5m')
+}, { additionalProperties: false, description: 'Office hours: when they end, running environments nobody is using (no request in flight, no live stream, not kept awake) are put to sleep, and outside them outsideIdleTimeout applies' })
+
 export const App = Type.Object({
   name: Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$', description: 'DNS-label-safe app name' }),
   host: Type.String({ minLength: 3, description: 'Host template with {pr} and optionally {app}, e.g. pr-{pr}.review.example.com' }),
@@ -204,6 +228,8 @@ export const App = Type.Object({
   env: Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), Type.String(), { default: {}, description: 'Env vars for the task; {pr}, {branch}, {sha}, {app} are substituted' }),
   idleTimeout: Duration('Stop an environment after this long without activity', '15m'),
   streamQuietTimeout: Duration('An open WebSocket or event stream whose only traffic is heartbeats (pings, keep-alive messages) stops counting as activity after this', '10m'),
+  idle: Type.Optional(AdaptiveIdle),
+  schedule: Type.Optional(Schedule),
   holdTimeout: Duration('How long non-browser requests are held while waking', '60s'),
   startTimeout: Duration('Give up on a wake after this long', '5m'),
   failureBackoff: Duration('After a failed wake, wait this long before a request may retry', '30s'),
@@ -213,9 +239,16 @@ export const App = Type.Object({
   prs: Type.Array(KnownPr, { default: [], description: 'PRs known without GitHub (local use)' }),
   anyPr: Type.Boolean({ default: false, description: 'Any PR number may wake (no known-PR gate); for local use only' }),
   github: AppGithub,
+  warmup: Type.Optional(Type.Object({
+    reviewRequested: Type.Boolean({ default: true, description: 'Start (or keep) the environment when a review is requested on the PR' }),
+    pushVisitedWithin: Duration('Start (or keep) the environment on a push to the PR when somebody visited it within this long before; a PR nobody has visited is not started (0: pushes never warm)', '8h'),
+    commentMention: Type.Boolean({ default: true, description: "Start (or keep) the environment when a PR comment by an owner, member or collaborator of the repo names its host or URL (the webhook must send issue_comment; wakegate's own comment never counts)" }),
+    usedWithin: Duration('How long a warm-up keeps the environment awake; a visit within it counts the warm-up as used, none as wasted', '30m')
+  }, { additionalProperties: false, description: 'Predictive warm-up from GitHub signals (needs the top-level github section and repo). Off unless set; `warmup: {}` turns every signal on with the defaults' })),
   access: Type.Optional(AccessPolicy),
   oauthRelay: Type.Optional(OauthRelay),
   maxRunning: Type.Optional(Type.Integer({ minimum: 1, description: 'Running environments of this app at most: the oldest idle one is put to sleep, or a wake is refused (503) when none is idle' })),
+  cost: Type.Optional(AppCostSchema),
   backend: Backend
 }, { additionalProperties: false })
 
@@ -261,6 +294,7 @@ export const Config = Type.Object({
     wakesPerMinute: Type.Integer({ minimum: 0, default: 30, description: 'Wakes one client address may cause per minute (0: no limit); requests to running environments are not counted' }),
     wakeBurst: Type.Integer({ minimum: 1, default: 10, description: 'Wakes one client address may cause at once before wakesPerMinute applies' })
   }, { additionalProperties: false, default: {} }),
+  cost: CostSection,
   apps: Type.Array(App, { minItems: 1 })
 }, { additionalProperties: false, title: 'wakegate configuration' })
 

@@ -1,6 +1,6 @@
 // The GitHub integration, wired: client, feedback, policies, CI gate, abandoned-env sweep,
-// closed-PR sweep, the known-PR gate on the manager, and the webhook route on the public
-// listener.
+// closed-PR sweep, the known-PR gate on the manager, warm-ups from PR signals, and the webhook
+// route on the public listener.
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { ResolvedConfig } from '../config/load.js'
@@ -17,6 +17,7 @@ import type { Capacity } from '../lifecycle/capacity.js'
 import { Abandoned } from './abandoned.js'
 import { PrSweep } from './pr-sweep.js'
 import { WebhookReceiver } from './webhooks.js'
+import { WarmUps } from '../lifecycle/warmup.js'
 
 export interface GithubIntegration {
   settings: GithubSettings
@@ -31,6 +32,8 @@ export interface GithubIntegration {
   abandoned: Abandoned
   prSweep: PrSweep
   webhooks: WebhookReceiver
+  /** Warm-ups from review requests, pushes and comments, and how many were used. */
+  warmups: WarmUps
   close (): Promise<void>
 }
 
@@ -54,7 +57,8 @@ export function startGithub ({ config, manager, store, log: parentLog, publicApp
   const teams = new Teams(client, log, settings.knownPrTtl)
   // The known-PR gate admits through events.accept; events tell the gate what webhooks learnt.
   const knownPrs: KnownPrs = new KnownPrs(manager, client, () => events, log, settings.knownPrTtl)
-  const events = new GithubEvents({ manager, log, client, policies, byRepo: appsByRepo(config.apps), feedback, waitCi, teams, remember: (k, info) => knownPrs.remember(k, info) })
+  const warmups = new WarmUps(manager, config, log)
+  const events = new GithubEvents({ manager, log, client, policies, byRepo: appsByRepo(config.apps), feedback, waitCi, teams, remember: (k, info) => knownPrs.remember(k, info), warmups })
   manager.prResolver = knownPrs.resolve
   const capacity = manager.capacity
   const abandoned = new Abandoned(manager, policies, feedback, key => { const env = manager.envs.get(key); if (env) events.persist(env) }, log)
@@ -66,12 +70,13 @@ export function startGithub ({ config, manager, store, log: parentLog, publicApp
   log.info({ path: settings.webhookPath, host: settings.webhookHost, auth: settings.auth.kind, repos: [...appsByRepo(config.apps).keys()] }, 'GitHub integration on')
 
   return {
-    settings, policies, client, feedback, events, knownPrs, waitCi, capacity, abandoned, prSweep, webhooks,
+    settings, policies, client, feedback, events, knownPrs, waitCi, capacity, abandoned, prSweep, webhooks, warmups,
     async close () {
       if (manager.prResolver === knownPrs.resolve) manager.prResolver = undefined
       abandoned.close()
       prSweep.close()
       events.close()
+      warmups.close()
       await feedback.close()
     }
   }

@@ -48,7 +48,11 @@ export type Admission = { ok: true, victims: Env[] } | { ok: false, error: Wakeg
 
 /** Busy envs are never put to sleep to make room. */
 export function busy (env: Env): boolean {
-  return env.inflight > 0 || env.streams > 0 || env.held > 0
+  // As the idle reaper sees it: machines' requests and heartbeat-only streams are not use;
+  // a keep-awake (operator, warm-up) is.
+  const now = Date.now()
+  return env.inflight > env.passive || env.held > 0 || env.keepAwakeUntil > now ||
+    (env.streams > 0 && now - env.streamActiveAt < env.app.config.streamQuietTimeout)
 }
 
 const counts = (e: Env) => e.state === 'waking' || e.state === 'running'

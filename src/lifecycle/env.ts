@@ -3,9 +3,12 @@ import type { AppConfig, ResolvedConfig } from '../config/load.js'
 import type { TaskRef } from '../backends/backend.js'
 import type { EnvRecord } from '../stores/store.js'
 import type { Upstream } from '../proxy/upstream.js'
+import { clientCounts, type ClientCounts } from '../proxy/clients.js'
 import { compileHostTemplate, type HostTemplate } from '../routing/template.js'
 import { WakegateError, type ErrorCode } from '../errors.js'
 import { initialState, type MachineState, type WakePhase } from './machine.js'
+import { WakeStats } from './wake-stats.js'
+import type { TimelinePhase, WakeTimeline } from './wake-timeline.js'
 
 export interface AppRuntime {
   config: AppConfig
@@ -14,12 +17,16 @@ export interface AppRuntime {
   urlFor: (pr: number) => string
   /** Exponentially weighted mean of recent wake durations (ms), for the waking page. */
   typicalWake: number
+  /** Recent durations of each wake phase: typical times, /api/wake-phases, the phase histogram. */
+  readonly wakeStats: WakeStats
+  /** Requests by client kind (human, machine) and reconnects refused while put to sleep, for /metrics. */
+  readonly clients: ClientCounts
 }
 
 export function appRuntime (config: AppConfig, pub: ResolvedConfig['public']): AppRuntime {
   const template = compileHostTemplate(config.host, config.name)
   const portPart = pub.port && pub.port !== (pub.scheme === 'https' ? 443 : 80) ? `:${pub.port}` : ''
-  return { config, template, urlFor: pr => `${pub.scheme}://${template.hostFor(pr)}${portPart}/`, typicalWake: 0 }
+  return { config, template, urlFor: pr => `${pub.scheme}://${template.hostFor(pr)}${portPart}/`, typicalWake: 0, wakeStats: new WakeStats(), clients: clientCounts() }
 }
 
 /** The callers of one wake: they all get its promise. */
@@ -45,6 +52,8 @@ export interface EnvEvent {
   type: 'state' | 'phase' | 'info'
   state?: string
   phase?: WakePhase
+  /** The finer phase of a wake in progress (placement, pull, start, …): the waking page's step. */
+  step?: TimelinePhase
   message: string
   generation?: number
   /** An info event about a wake that was refused (WAKEGATE_AT_CAPACITY): waking pages show it as a failure. */
@@ -84,6 +93,8 @@ export class Env {
   wakeStartedAt = 0
   readyAt = 0
   lastWakeMs = 0
+  /** Timelines of the recent wakes and redeploys, oldest first (at most WAKES_KEPT). */
+  readonly wakes: WakeTimeline[] = []
   /**
    * Set on ready; the next proxied response says it was a cold start. 'navigation': a page
    * load was part of the wake, so the header waits for a document (not a favicon held beside it).
@@ -98,6 +109,11 @@ export class Env {
   /** Open WebSocket and other long streams. */
   streams = 0
   inflight = 0
+  /**
+   * Of `inflight`, those that are not activity by being in flight: machines' requests (unfurlers,
+   * crawlers, monitors) and event streams (their traffic is judged instead, see streamActiveAt).
+   */
+  passive = 0
   /** Last human activity (a reviewer's request, or real traffic on an open stream); machines never move it. */
   lastSeen: number
   /** Last real (non-heartbeat) traffic on any open stream of this env: open streams count as activity until streamQuietTimeout after it. */
@@ -143,7 +159,9 @@ export function envRecord (env: Env): EnvRecord {
   return {
     key: env.key, app: env.app.config.name, pr: env.pr, branch: env.branch, sha: env.sha, title: env.title, author: env.author,
     state: env.state, generation: env.m.generation, task: env.task, reason: env.m.reason || undefined,
-    lastSeen: env.lastSeen, createdAt: env.createdAt, updatedAt: Date.now(), source: env.source, meta: env.meta
+    lastSeen: env.lastSeen, createdAt: env.createdAt, updatedAt: Date.now(), source: env.source,
+    // Who put it to sleep rides in meta, so a new leader restoring the record still refuses reconnects.
+    meta: env.sleptBy ? { ...env.meta, sleptBy: env.sleptBy } : env.meta
   }
 }
 

@@ -27,7 +27,7 @@ import { MirrorGateway } from '../cluster/mirror-gateway.js'
 import { addressUrl } from '../proxy/listener.js'
 import type { ToPrimary, ToWorker } from '../cluster/protocol.js'
 import { createLogger } from '../log.js'
-import { restoreEnvs } from './restore.js'
+import { readRecords, restoreEnvs } from './restore.js'
 
 type RedisConfig = Extract<StoreConfig, { kind: 'redis' }>
 
@@ -250,6 +250,9 @@ export class Replica {
       const internal: ResolvedConfig = { ...this.config, listen: { host: this.config.listen.host, port: this.sc.internalPort } }
       const prefix = this.sc.keyPrefix.replace(/[^A-Za-z0-9_-]/g, '_')
       const certs = this.mg.listener.certs
+      // Read before the manager exists: it writes the config's PRs as it starts, which would
+      // replace their stored records (feedback ids, keep-awake, who put them to sleep).
+      const records = await readRecords(this.store, this.log)
       const wg = await createWakegate(internal, {
         log: this.log.child({ role: 'leader' }),
         store: this.store,
@@ -262,7 +265,7 @@ export class Replica {
       })
       wg.manager.fence = lock.token
       wg.manager.on('fenced', () => { void this.demote('a newer leader wrote an env') })
-      await restoreEnvs(wg.manager, this.store, this.log)
+      restoreEnvs(wg.manager, records, this.log)
       await wg.listen() // reconcile adopts what the previous leader started
       const port = Number(new URL(wg.url).port)
       const hub = new Hub({

@@ -6,7 +6,8 @@ import { request as undiciRequest, Agent } from 'undici'
 import { pino } from 'pino'
 import { validateConfig, type ResolvedConfig } from '../../src/config/load.js'
 import { createWakegate, type Wakegate, type WakegateOptions } from '../../src/server.js'
-import type { Backend, TaskRef, TaskSpec, TaskStatus } from '../../src/backends/backend.js'
+import type { Backend, PrewarmSpec, TaskRef, TaskSpec, TaskStatus } from '../../src/backends/backend.js'
+import { isSizedBackend, type SizedBackend } from '../../src/cost/size.js'
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const EXAMPLE_APP = join(ROOT, 'examples', 'app', 'server.js')
@@ -49,7 +50,14 @@ export function testConfig (over: Record<string, unknown> = {}, apps: Array<Reco
 /** Wraps a backend and counts every call, so tests can assert "zero backend calls". */
 export class CountingBackend implements Backend {
   readonly calls = { start: 0, describe: 0, stop: 0, list: 0 }
-  constructor (readonly inner: Backend) {}
+  constructor (readonly inner: Backend) {
+    // Optional abilities pass through only when the wrapped backend has them.
+    if (inner.prewarm) this.prewarm = spec => inner.prewarm!(spec)
+    if (isSizedBackend(inner)) (this as unknown as SizedBackend).taskSize = app => inner.taskSize(app)
+  }
+
+  prewarm?: (spec: PrewarmSpec) => void
+  get prewarmCounts () { return this.inner.prewarmCounts }
   get kind () { return this.inner.kind }
   get outlivesGateway () { return this.inner.outlivesGateway }
   start (spec: TaskSpec) { this.calls.start++; return this.inner.start(spec) }
