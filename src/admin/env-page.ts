@@ -100,12 +100,15 @@ function page (key: string): string {
 
   function render(e){ summary(e); wakes(e.wakes || []); idle(e.idle); cost(e.cost); }
 
+  // Only the message load() itself showed is cleared by it: a keep-awake error shown while an
+  // earlier load was in flight stays.
+  var missing = false;
   function load(){
     return fetch(API, { headers: hdrs() }).then(function(r){
       if (r.status === 401) { document.getElementById('auth').style.display = 'flex'; throw new Error('token needed'); }
-      if (r.status === 404) { msg('No env ' + KEY + '.'); throw new Error('unknown env'); }
+      if (r.status === 404) { missing = true; msg('No env ' + KEY + '.'); throw new Error('unknown env'); }
       return r.json();
-    }).then(function(e){ msg(''); render(e); });
+    }).then(function(e){ if (missing) { missing = false; msg(''); } render(e); });
   }
 
   function follow(){
