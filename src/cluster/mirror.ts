@@ -110,6 +110,7 @@ export class MirrorDirectory extends EventEmitter implements EnvDirectory {
     env.phaseDetail = s.phaseDetail
     env.lastWakeMs = s.lastWakeMs
     env.app.typicalWake = s.typicalWake
+    if (s.typicalPhases) env.app.wakeStats.useTypicals(s.typicalPhases)
     env.readyAt = s.readyAt
     // One cold-start header per wake across processes: not again once this one sent it,
     // and not once the owner says another did.

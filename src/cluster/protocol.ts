@@ -10,6 +10,7 @@ import type { ColdBy, Env, EnvEvent, SleepBy } from '../lifecycle/env.js'
 import type { MachineState, WakePhase } from '../lifecycle/machine.js'
 import type { ErrorInfo } from '../errors.js'
 import type { EnvRecord } from '../stores/store.js'
+import type { StatPhase } from '../lifecycle/wake-stats.js'
 import type { GatewayCounters } from '../proxy/gateway.js'
 
 export interface RouteInfo { host: string, port: number, generation: number }
@@ -21,6 +22,8 @@ export interface EnvSnapshot extends Pick<EnvRecord, 'key' | 'app' | 'pr' | 'bra
   phaseDetail: string
   lastWakeMs: number
   typicalWake: number
+  /** Median time per wake phase of this env's app (the waking page's steps). */
+  typicalPhases: Partial<Record<StatPhase, number>>
   /** When the current route became ready: names the wake coldPending belongs to. */
   readyAt: number
   /** Where new requests go, or null unless running. */
@@ -47,6 +50,7 @@ export function snapshot (env: Env): EnvSnapshot {
     phaseDetail: env.phaseDetail,
     lastWakeMs: env.lastWakeMs,
     typicalWake: env.app.typicalWake,
+    typicalPhases: env.app.wakeStats.typicals(),
     readyAt: env.readyAt,
     route: r ? { host: r.host, port: r.port, generation: r.generation } : null,
     coldPending: env.coldPending,

@@ -61,6 +61,14 @@ export class WakeStats {
     return Object.fromEntries(this.medians)
   }
 
+  /**
+   * Typical times measured by the process that runs the lifecycle (cluster workers and
+   * replicas record no wakes of their own): their waking pages show the same steps' times.
+   */
+  useTypicals (t: Partial<Record<StatPhase, number>>): void {
+    for (const [phase, ms] of Object.entries(t) as Array<[StatPhase, number]>) if (!this.samples.has(phase)) this.medians.set(phase, ms)
+  }
+
   /** count, mean, p50, p95 (ms) and the samples, per phase in timeline order, then total. */
   summary (): { wakes: number, phases: Partial<Record<TimelinePhase, PhaseSummary>>, total?: PhaseSummary } {
     const phases: Partial<Record<TimelinePhase, PhaseSummary>> = {}
