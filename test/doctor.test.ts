@@ -14,7 +14,7 @@ const doctor = doctorRunner(t)
 const config = ecsConfig
 const world = fakeAwsFor
 
-const BRIDGE_ACTIONS = ['ec2:DescribeInstances', 'ecs:DescribeContainerInstances', 'ecs:DescribeTasks', 'ecs:ListTasks', 'ecs:RunTask', 'ecs:StopTask', 'ecs:TagResource', 'iam:PassRole']
+const BRIDGE_ACTIONS = ['ec2:DescribeInstances', 'ecs:DescribeContainerInstances', 'ecs:DescribeTaskDefinition', 'ecs:DescribeTasks', 'ecs:ListTasks', 'ecs:RunTask', 'ecs:StopTask', 'ecs:TagResource', 'iam:PassRole']
 
 t.test('a healthy setup: every check passes, the probes start and stop nothing', async t => {
   const fake = await world(t)

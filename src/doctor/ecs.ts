@@ -80,9 +80,9 @@ export async function ecsAppChecks (app: AppConfig, cfg: EcsConfig, g: AwsGroup)
 
   const described = await describeTaskDefinition(ecs, cfg)
   const td = described.ok ? described.value : undefined
-  pre.push(taskDefinitionCheck(id('taskdef'), title('task definition'), cfg, described, actions.includes('ecs:DescribeTaskDefinition')))
+  pre.push(taskDefinitionCheck(id('taskdef'), title('task definition'), cfg, described))
   pre.push(containerCheck(id('container'), title('container'), cfg, app.port, td))
-  set('ecs:DescribeTaskDefinition', (i, t) => callCheck(i, t, 'ecs:DescribeTaskDefinition', described, 'read the base task definition'))
+  set('ecs:DescribeTaskDefinition', (i, t) => callCheck(i, t, 'ecs:DescribeTaskDefinition', described, 'read the task definition'))
   const tdMissing = !described.ok && described.kind === 'invalid'
 
   // DescribeTasks of what ListTasks found, or of the probe id (ECS answers MISSING).

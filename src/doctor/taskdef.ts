@@ -14,11 +14,8 @@ export function revisionName (td: TaskDefinition): string {
   return td.family && td.revision ? `${td.family}:${td.revision}` : td.taskDefinitionArn ?? '?'
 }
 
-/**
- * The `taskdef` check. `needed`: the gateway itself describes task definitions (per-SHA
- * images); otherwise a refusal only means doctor cannot look, not that serving will fail.
- */
-export function taskDefinitionCheck (id: string, title: string, cfg: EcsConfig, r: Outcome<TaskDefinition | undefined>, needed: boolean): Check {
+/** The `taskdef` check: the gateway describes the task definition itself (task size, per-SHA images). */
+export function taskDefinitionCheck (id: string, title: string, cfg: EcsConfig, r: Outcome<TaskDefinition | undefined>): Check {
   if (r.ok && r.value) {
     const td = r.value
     const compat = td.requiresCompatibilities?.length ? `, ${td.requiresCompatibilities.join('/')}` : ''
@@ -27,10 +24,6 @@ export function taskDefinitionCheck (id: string, title: string, cfg: EcsConfig, 
   if (r.ok || r.kind === 'invalid') {
     return check(id, title, 'fail', `task definition ${cfg.taskDefinition} not found${r.ok ? '' : `: ${r.text}`}`,
       'set backend.taskDefinition to a family, family:revision or ARN that exists in this account and region')
-  }
-  if (r.kind === 'denied' && !needed) {
-    return check(id, title, 'warn', `cannot read ${cfg.taskDefinition}: ${r.text}`,
-      'the gateway does not need ecs:DescribeTaskDefinition (no per-SHA image), so the container and its port are not checked; run doctor with credentials that may describe it to check them')
   }
   if (r.kind === 'denied') return check(id, title, 'fail', r.text, iamFix('ecs:DescribeTaskDefinition'))
   return check(id, title, 'fail', `cannot describe ${cfg.taskDefinition}: ${r.text}`)

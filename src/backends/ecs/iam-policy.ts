@@ -41,19 +41,21 @@ export function gatewayStatements (s: PolicyScope): PolicyStatement[] {
     { Sid: 'ListReviewTasks', Effect: 'Allow', Action: 'ecs:ListTasks', Resource: '*', Condition: cluster },
     { Sid: 'FindTaskAddresses', Effect: 'Allow', Action: 'ecs:DescribeContainerInstances', Resource: `${ecs}:container-instance/${s.cluster}/*` },
     { Sid: 'FindInstanceAddresses', Effect: 'Allow', Action: 'ec2:DescribeInstances', Resource: '*' },
+    // The task size (CPU, memory) the cost of an env is computed from; it accepts only `*`.
+    { Sid: 'ReadTaskSizes', Effect: 'Allow', Action: 'ecs:DescribeTaskDefinition', Resource: '*' },
     { Sid: 'PassTheTaskRoles', Effect: 'Allow', Action: 'iam:PassRole', Resource: s.passRoles, Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } } }
   ]
 }
 
 /**
- * Per-SHA images (`image` set): the base definition is read and revisions of its family are
+ * Per-SHA images (`image` set): revisions of the base definition's family are listed and
  * registered. ECS authorizes RegisterTaskDefinition on the family's ARN, so it is scoped
  * like RunTask; listing and describing task definitions accept only `*`.
  */
 export function perShaStatements (s: PolicyScope): PolicyStatement[] {
   const ecs = `arn:${s.partition ?? 'aws'}:ecs:${s.region}:${s.account}`
   return [
-    { Sid: 'ReadTaskDefinitions', Effect: 'Allow', Action: ['ecs:DescribeTaskDefinition', 'ecs:ListTaskDefinitions'], Resource: '*' },
+    { Sid: 'ListTaskDefinitions', Effect: 'Allow', Action: 'ecs:ListTaskDefinitions', Resource: '*' },
     { Sid: 'RegisterPerShaRevisions', Effect: 'Allow', Action: 'ecs:RegisterTaskDefinition', Resource: `${ecs}:task-definition/${s.family}:*` },
     { Sid: 'TagTaskDefinitionsWhenRegistering', Effect: 'Allow', Action: 'ecs:TagResource', Resource: `${ecs}:task-definition/${s.family}:*`, Condition: { StringEquals: { 'ecs:CreateAction': 'RegisterTaskDefinition' } } }
   ]
