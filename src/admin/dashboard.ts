@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { EnvManager } from '../lifecycle/manager.js'
 import type { EnvEvent } from '../lifecycle/env.js'
+import { FOLLOW_EVENTS_JS } from './follow-events.js'
 
 const PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="robots" content="noindex"><title>wakegate</title><style>
@@ -68,26 +69,14 @@ code{font:12px ui-monospace,monospace}.pub{font-size:.75rem;font-weight:600;padd
     }).then(function(d){ envs = {}; d.envs.forEach(function(e){ envs[e.key] = e; }); render(); loadCost(); });
   }
   function follow(){
-    fetch('api/events', { headers: hdrs() }).then(function(r){
-      var reader = r.body.getReader(), dec = new TextDecoder(), buf = '';
-      function pump(){ return reader.read().then(function(x){
-        if (x.done) return setTimeout(follow, 1000);
-        buf += dec.decode(x.value, { stream: true });
-        var parts = buf.split('\\n\\n'); buf = parts.pop();
-        parts.forEach(function(p){
-          var data = p.split('\\n').filter(function(l){ return l.indexOf('data: ') === 0; }).map(function(l){ return l.slice(6); }).join('\\n');
-          if (!data) return;
-          var m = JSON.parse(data);
-          if (m.env) envs[m.env.key] = m.env;
-          if (m.event) log(new Date(m.event.at).toLocaleTimeString() + ' ' + m.event.key + ' ' + m.event.message);
-          if (m.event && m.event.type === 'state') loadCost();
-          render();
-        });
-        return pump();
-      }); }
-      return pump();
-    }).catch(function(){ setTimeout(follow, 2000); });
+    followEvents('api/events', hdrs, function(m){
+      if (m.env) envs[m.env.key] = m.env;
+      if (m.event) log(new Date(m.event.at).toLocaleTimeString() + ' ' + m.event.key + ' ' + m.event.message);
+      if (m.event && m.event.type === 'state') loadCost();
+      render();
+    });
   }
+${FOLLOW_EVENTS_JS}
   document.getElementById('envs').addEventListener('click', function(ev){
     var b = ev.target.closest('button'); if (!b) return;
     var key = b.closest('tr').getAttribute('data-key');

@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify'
 import { parsePr } from '../routing/template.js'
 import { replyError } from '../proxy/error-response.js'
+import { FOLLOW_EVENTS_JS } from './follow-events.js'
 
 const PATH = /^\/envs\/[A-Za-z0-9._-]+\/\d+(?:\?.*)?$/
 
@@ -112,24 +113,9 @@ function page (key: string): string {
   }
 
   function follow(){
-    fetch('../../api/events', { headers: hdrs() }).then(function(r){
-      var reader = r.body.getReader(), dec = new TextDecoder(), buf = '';
-      function pump(){ return reader.read().then(function(x){
-        if (x.done) return setTimeout(follow, 1000);
-        buf += dec.decode(x.value, { stream: true });
-        var parts = buf.split('\\n\\n'); buf = parts.pop();
-        parts.forEach(function(p){
-          var data = p.split('\\n').filter(function(l){ return l.indexOf('data: ') === 0; }).map(function(l){ return l.slice(6); }).join('\\n');
-          if (!data) return;
-          var m = JSON.parse(data);
-          if (m.env && m.env.key === KEY) render(m.env);
-        });
-        return pump();
-      }); }
-      return pump();
-    }).catch(function(){ setTimeout(follow, 2000); });
+    followEvents('../../api/events', hdrs, function(m){ if (m.env && m.env.key === KEY) render(m.env); });
   }
-
+${FOLLOW_EVENTS_JS}
   function keepAwake(method, body){
     var init = { method: method, headers: hdrs(body ? { 'content-type': 'application/json' } : {}) };
     if (body) init.body = JSON.stringify(body);
