@@ -171,7 +171,7 @@ export class AccessGate {
   /** The refusal for a request no rule let in, shaped by who is asking and what the policy offers. */
   private refuse (req: IncomingMessage, p: CompiledPolicy, code: ErrorCode, detail?: string, challenge?: string): Refusal {
     this.counters.refused++
-    if (this.d.bots.isPreviewBot(req)) return { code, neutral: true }
+    if (this.d.bots.isMachine(req)) return { code, neutral: true }
     const basic = p.basic ? `Basic realm="${p.basic.realm}", charset="UTF-8"` : undefined
     if (code === 'WAKEGATE_UNAUTHORIZED') return { code, detail, challenge: challenge ?? basic }
     if (code !== 'WAKEGATE_SIGN_IN_REQUIRED') return { code, detail }

@@ -54,11 +54,6 @@ export class ClientClassifier {
     return bot
   }
 
-  /** Gets the preview page instead of a wake (the same clients as isMachine). */
-  isPreviewBot (req: IncomingMessage): boolean {
-    return this.isMachine(req)
-  }
-
   /** isMachine, counted in `counts` (the request's app). */
   count (req: IncomingMessage, counts: ClientCounts): boolean {
     const machine = this.isMachine(req)
